@@ -1,0 +1,242 @@
+//! The engine: events in, findings out.
+//!
+//! The git layer walks what changed and feeds it here one piece at a time
+//! (content of one file in one commit, one ref update, one commit target), so
+//! memory stays bounded by the largest file rather than the whole change.
+//! The engine is pure: it reads no environment, clock, terminal or
+//! repository, and prints nothing.
+
+mod fingerprint;
+mod forbidden_path;
+mod force_push;
+mod max_file_size;
+mod protected_branch;
+mod secret;
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+pub use fingerprint::fingerprint;
+pub use secret::{redact, shannon_entropy};
+
+use crate::policy::{Constraint, Kind, OverrideMode, Policy, Severity};
+
+/// The content of one file as changed by one commit (or by the index).
+#[derive(Debug, Clone)]
+pub struct ContentChange<'a> {
+    /// Repository-relative path, raw bytes (may be non-UTF-8).
+    pub path: &'a [u8],
+    /// Blob id of the new content (hex).
+    pub blob: &'a str,
+    /// Size of the new blob in bytes.
+    pub size: u64,
+    /// The commit that introduces it; `None` for the staged index.
+    pub commit: Option<&'a str>,
+    /// Whether the file is new at this path (added, copied or renamed here).
+    pub new_path: bool,
+    /// Runs of added lines; empty for binary files.
+    pub added: &'a [AddedChunk<'a>],
+}
+
+/// A run of consecutive added lines.
+#[derive(Debug, Clone)]
+pub struct AddedChunk<'a> {
+    /// 1-based line number of the first line in the new file.
+    pub first_line: u32,
+    /// The lines, each ending in `\n` except possibly the last.
+    pub text: &'a [u8],
+}
+
+/// One ref update of a push (or a range judged in CI).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefUpdate {
+    /// The ref on the remote (`refs/heads/main`).
+    pub remote_ref: String,
+    /// The remote's current sha; `None` when the ref is new.
+    pub old: Option<String>,
+    /// The pushed sha; `None` for a deletion.
+    pub new: Option<String>,
+    /// Not a fast-forward: `old` is unknown locally or not an ancestor of `new`.
+    pub forced: bool,
+}
+
+/// The branch a local commit is about to land on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitTarget {
+    /// Branch name (`main`), `None` on a detached `HEAD`.
+    pub branch: Option<String>,
+    /// Current `HEAD` sha; `None` for the first commit.
+    pub parent: Option<String>,
+    /// The staged tree sha.
+    pub tree: String,
+}
+
+/// Where a finding is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    /// Path (lossy UTF-8 for display).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// 1-based line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// Commit sha.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Ref name (`refs/heads/main`).
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub ref_name: Option<String>,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(p) = &self.path {
+            parts.push(match self.line {
+                Some(l) => format!("`{p}:{l}`"),
+                None => format!("`{p}`"),
+            });
+        }
+        if let Some(r) = &self.ref_name {
+            parts.push(format!("`{r}`"));
+        }
+        if let Some(c) = &self.commit {
+            parts.push(format!("commit {}", &c[..c.len().min(12)]));
+        }
+        if parts.is_empty() {
+            parts.push("staged changes".into());
+        }
+        f.write_str(&parts.join(" "))
+    }
+}
+
+/// One failed constraint at one place.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// The constraint's id.
+    pub constraint: String,
+    /// The constraint's kind (`secret`, `force-push`, …).
+    pub kind: String,
+    /// Warning or blocker.
+    pub severity: Severity,
+    /// How it may be overridden.
+    #[serde(rename = "override")]
+    pub override_mode: OverrideMode,
+    /// Where.
+    pub location: Location,
+    /// What was seen, redacted: never a whole secret.
+    pub evidence: String,
+    /// sha256 of the constraint id, kind and scope: what a token is bound to.
+    pub fingerprint: String,
+}
+
+/// The engine for one policy.
+pub struct Engine<'p> {
+    policy: &'p Policy,
+    secrets: secret::Matcher<'p>,
+}
+
+impl<'p> Engine<'p> {
+    /// Prepares the engine (keyword prefilter over every secret constraint).
+    pub fn new(policy: &'p Policy) -> Self {
+        Engine {
+            policy,
+            secrets: secret::Matcher::new(policy),
+        }
+    }
+
+    /// The policy this engine runs.
+    pub fn policy(&self) -> &'p Policy {
+        self.policy
+    }
+
+    /// Checks one file's change: secrets in added lines, size, forbidden paths.
+    pub fn check_content(&self, change: &ContentChange<'_>, out: &mut Findings) {
+        for c in &self.policy.constraints {
+            match &c.kind {
+                Kind::MaxFileSize { bytes, paths } => {
+                    max_file_size::evaluate(c, *bytes, paths.as_ref(), change, out)
+                }
+                Kind::ForbiddenPath { paths } => forbidden_path::evaluate(c, paths, change, out),
+                Kind::Secret(_) | Kind::ForcePush { .. } | Kind::ProtectedBranch { .. } => {}
+            }
+        }
+        self.secrets.evaluate(change, out);
+    }
+
+    /// Checks one ref update: force pushes, protected branches.
+    pub fn check_ref_update(&self, update: &RefUpdate, out: &mut Findings) {
+        for c in &self.policy.constraints {
+            match &c.kind {
+                Kind::ForcePush { branches } => force_push::evaluate(c, branches, update, out),
+                Kind::ProtectedBranch { branches, on } => {
+                    protected_branch::evaluate_update(c, branches, on, update, out)
+                }
+                Kind::Secret(_) | Kind::MaxFileSize { .. } | Kind::ForbiddenPath { .. } => {}
+            }
+        }
+    }
+
+    /// Checks where a local commit is about to land: protected branches.
+    pub fn check_commit_target(&self, target: &CommitTarget, out: &mut Findings) {
+        for c in &self.policy.constraints {
+            if let Kind::ProtectedBranch { branches, on } = &c.kind {
+                protected_branch::evaluate_commit(c, branches, on, target, out)
+            }
+        }
+    }
+}
+
+/// Findings collected over one event, one per fingerprint: the same secret
+/// pushed in several commits is one blocker, at the first commit seen.
+#[derive(Debug, Default)]
+pub struct Findings {
+    list: Vec<Finding>,
+    seen: HashSet<String>,
+}
+
+impl Findings {
+    /// Adds a finding unless one with the same fingerprint is already here.
+    pub fn push(&mut self, f: Finding) {
+        if self.seen.insert(f.fingerprint.clone()) {
+            self.list.push(f);
+        }
+    }
+
+    /// The findings, in the order found.
+    pub fn into_vec(self) -> Vec<Finding> {
+        self.list
+    }
+
+    /// Number of findings so far.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
+/// Builds a finding for constraint `c`; the fingerprint comes from `scope`.
+pub(crate) fn finding(c: &Constraint, scope: &[&[u8]], location: Location, evidence: String) -> Finding {
+    Finding {
+        constraint: c.id.clone(),
+        kind: c.kind.name().to_string(),
+        severity: c.severity,
+        override_mode: c.override_mode,
+        fingerprint: fingerprint(&c.id, c.kind.name(), scope),
+        location,
+        evidence,
+    }
+}
+
+/// Display form of a raw path.
+pub(crate) fn display_path(path: &[u8]) -> String {
+    String::from_utf8_lossy(path).into_owned()
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,199 @@
+//! `[[secret]]`: secret patterns in added lines. Scope: path and the sha256
+//! of the matched secret (never the secret itself).
+//!
+//! One Aho-Corasick pass over each chunk of added text finds the keywords of
+//! every secret constraint at once; only constraints whose keyword occurs
+//! (or that have no keywords) run their regex. There is no per-rule pass
+//! over the data.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use sha2::{Digest, Sha256};
+
+use super::{display_path, finding, ContentChange, Findings, Location};
+use crate::policy::{Constraint, Kind, Policy, SecretSpec};
+
+/// The secret constraints of a policy with their shared keyword prefilter.
+pub struct Matcher<'p> {
+    rules: Vec<(&'p Constraint, &'p SecretSpec)>,
+    keywords: Option<AhoCorasick>,
+    /// For each keyword pattern, the rules that list it.
+    keyword_rules: Vec<Vec<usize>>,
+    /// Rules without keywords: they run on every chunk.
+    always: Vec<usize>,
+}
+
+impl<'p> Matcher<'p> {
+    /// Collects the policy's secret constraints and builds the prefilter.
+    pub fn new(policy: &'p Policy) -> Self {
+        let rules: Vec<_> = policy
+            .constraints
+            .iter()
+            .filter_map(|c| match &c.kind {
+                Kind::Secret(s) => Some((c, &**s)),
+                _ => None,
+            })
+            .collect();
+        let mut patterns: Vec<&str> = Vec::new();
+        let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
+        let mut always = Vec::new();
+        for (i, (_, spec)) in rules.iter().enumerate() {
+            if spec.keywords.is_empty() {
+                always.push(i);
+            }
+            for k in &spec.keywords {
+                match patterns.iter().position(|p| p == k) {
+                    Some(j) => keyword_rules[j].push(i),
+                    None => {
+                        patterns.push(k);
+                        keyword_rules.push(vec![i]);
+                    }
+                }
+            }
+        }
+        let keywords = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&patterns)
+            .ok()
+            .filter(|_| !patterns.is_empty());
+        Matcher {
+            rules,
+            keywords,
+            keyword_rules,
+            always,
+        }
+    }
+
+    /// Runs every applicable secret constraint over the change's added lines.
+    pub fn evaluate(&self, change: &ContentChange<'_>, out: &mut Findings) {
+        if self.rules.is_empty() || change.added.is_empty() {
+            return;
+        }
+        // Path filters are decided once per file, lazily.
+        let mut path_ok: Vec<Option<bool>> = vec![None; self.rules.len()];
+        let mut active = vec![false; self.rules.len()];
+        for chunk in change.added {
+            active.iter_mut().for_each(|a| *a = false);
+            let mut remaining = self.rules.len();
+            for &i in &self.always {
+                active[i] = true;
+                remaining -= 1;
+            }
+            if let Some(ac) = &self.keywords {
+                for m in ac.find_overlapping_iter(chunk.text) {
+                    for &i in &self.keyword_rules[m.pattern().as_usize()] {
+                        if !active[i] {
+                            active[i] = true;
+                            remaining -= 1;
+                        }
+                    }
+                    if remaining == 0 {
+                        break;
+                    }
+                }
+            }
+            for (i, (c, spec)) in self.rules.iter().enumerate() {
+                if !active[i] {
+                    continue;
+                }
+                let ok = *path_ok[i].get_or_insert_with(|| {
+                    spec.paths.as_ref().is_none_or(|p| p.matches(change.path))
+                        && !spec.exclude_paths.as_ref().is_some_and(|p| p.matches(change.path))
+                });
+                if ok {
+                    scan(c, spec, change, chunk.first_line, chunk.text, out);
+                }
+            }
+        }
+    }
+}
+
+fn scan(c: &Constraint, spec: &SecretSpec, change: &ContentChange<'_>, first_line: u32, text: &[u8], out: &mut Findings) {
+    let mut line = first_line;
+    let mut counted_to = 0;
+    for caps in spec.regex.captures_iter(text) {
+        let Some(m) = caps.get(spec.secret_group).or_else(|| caps.get(0)) else {
+            continue;
+        };
+        let secret = m.as_bytes();
+        if secret.is_empty() {
+            continue;
+        }
+        if spec.entropy.is_some_and(|min| shannon_entropy(secret) < min) {
+            continue;
+        }
+        if spec.allow.iter().any(|a| a.is_match(secret)) {
+            continue;
+        }
+        line += count_newlines(&text[counted_to..m.start()]);
+        counted_to = m.start();
+        let digest = Sha256::digest(secret);
+        out.push(finding(
+            c,
+            &[change.path, &digest],
+            Location {
+                path: Some(display_path(change.path)),
+                line: Some(line),
+                commit: change.commit.map(str::to_string),
+                ..Location::default()
+            },
+            redact(secret),
+        ));
+    }
+}
+
+fn count_newlines(b: &[u8]) -> u32 {
+    b.iter().filter(|&&c| c == b'\n').count() as u32
+}
+
+/// Shannon entropy in bits per byte.
+pub fn shannon_entropy(data: &[u8]) -> f64 {
+    if data.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u32; 256];
+    for &b in data {
+        counts[b as usize] += 1;
+    }
+    let len = data.len() as f64;
+    counts
+        .iter()
+        .filter(|&&n| n > 0)
+        .map(|&n| {
+            let p = f64::from(n) / len;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// A secret as it may be shown: a short prefix for recognition (never more
+/// than a quarter of it), then `…[redacted]`.
+pub fn redact(secret: &[u8]) -> String {
+    let text = String::from_utf8_lossy(secret);
+    let n = text.chars().count();
+    let show = match n {
+        0..=11 => 0,
+        12..=15 => 2,
+        _ => 4,
+    };
+    let prefix: String = text.chars().take(show).filter(|c| !c.is_control()).collect();
+    format!("{prefix}…[redacted]")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entropy_of_uniform_and_constant() {
+        assert_eq!(shannon_entropy(b"aaaa"), 0.0);
+        assert!((shannon_entropy(b"abcd") - 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn redaction_never_shows_more_than_a_quarter() {
+        assert_eq!(redact(b"AKIAZ7Q2LMNOPQRS3TUV"), "AKIA…[redacted]");
+        assert_eq!(redact(b"hunter2"), "…[redacted]");
+        assert_eq!(redact(b"abcdefghijklm"), "ab…[redacted]");
+    }
+}

@@ -1,0 +1,1 @@
+//! Engine tests on in-memory events.

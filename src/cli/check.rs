@@ -1,0 +1,87 @@
+//! `tollgate check`: the staged changes (what the pre-commit hook checks), a
+//! range of commits, or the whole history.
+
+use clap::Args;
+
+use super::gate::{self, Acknowledge, Event};
+use super::{Ctx, Outcome};
+use crate::check::Engine;
+use crate::policy::Severity;
+use crate::report::json::CheckReport;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// Text for people, on stderr.
+    #[default]
+    Human,
+    /// JSON (`tollgate/v1`) on stdout.
+    Json,
+}
+
+/// Arguments of `tollgate check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Check the staged changes against HEAD (the default; what the pre-commit hook does)
+    #[arg(long, group = "what")]
+    staged: bool,
+    /// Check the commits in a range, like `origin/main..HEAD` (`REV` alone: all of its history)
+    #[arg(long, value_name = "A..B", group = "what")]
+    range: Option<String>,
+    /// Check every commit reachable from any ref
+    #[arg(long, group = "what")]
+    history: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Acknowledge warnings (never passes a blocker); also `TOLLGATE_YES=1`
+    #[arg(short = 'y', long)]
+    yes: bool,
+}
+
+/// Runs the check. For staged changes the decision is the pre-commit hook's
+/// (warnings need acknowledgement); for ranges and history, only blockers fail.
+pub fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<Outcome> {
+    let repo = ctx.repo()?;
+    let policy = ctx.policy(Some(&repo))?;
+    let engine = Engine::new(&policy);
+    let event = match (&args.range, args.history) {
+        (Some(r), _) => {
+            let (base, head) = match r.split_once("..") {
+                Some((_, h)) if h.starts_with('.') => anyhow::bail!("symmetric ranges (`A...B`) are not supported; use `A..B`"),
+                Some((b, h)) => (
+                    (!b.is_empty()).then_some(b),
+                    if h.is_empty() { "HEAD" } else { h },
+                ),
+                None => (None, r.as_str()),
+            };
+            Event::Range {
+                base: base.map(|b| repo.resolve_commit(b)).transpose()?,
+                head: repo.resolve_commit(head)?,
+            }
+        }
+        (None, true) => Event::History,
+        (None, false) => Event::Staged,
+    };
+    let ack = Acknowledge {
+        yes: args.yes || gate::env_yes(),
+        mode: match event {
+            Event::Staged => policy.warnings,
+            _ => crate::policy::WarningMode::Print,
+        },
+    };
+    let (outcome, shown) = gate::run(&ctx.printer, &repo, &engine, &event, &ack)?;
+    if args.format == Format::Json {
+        let blocked = shown.iter().any(|s| s.finding.severity == Severity::Block);
+        let result = match outcome {
+            Outcome::Blocked if blocked => "blocked",
+            Outcome::Blocked => "unacknowledged",
+            Outcome::Pass if shown.is_empty() => "pass",
+            Outcome::Pass => "warn",
+        };
+        ctx.printer.stdout(&CheckReport::new(event.name(), result, &shown).to_json());
+    } else if outcome == Outcome::Pass && shown.is_empty() {
+        ctx.printer.info("tollgate: no findings");
+    }
+    Ok(outcome)
+}

@@ -1,0 +1,182 @@
+//! The gate shared by hooks and `check`: build the event through the git
+//! layer, run the engine, then decide (blockers stop; warnings need an
+//! acknowledgement; `--yes` never passes a blocker).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use crate::check::{Engine, Finding, Findings};
+use crate::git::{PushLine, Repo};
+use crate::policy::{Severity, WarningMode};
+use crate::report::{Printer, Shown};
+
+use super::tty::Tty;
+use super::Outcome;
+
+/// What is checked.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The staged index against `HEAD`.
+    Staged,
+    /// A push: remote name or URL, and the pre-push lines.
+    Push { remote: String, lines: Vec<PushLine> },
+    /// `base..head` (`base` `None`: all of `head`'s history).
+    Range { base: Option<git2::Oid>, head: git2::Oid },
+    /// Every commit reachable from any ref.
+    History,
+}
+
+impl Event {
+    /// `commit`, `push`, `range` or `history`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::Staged => "commit",
+            Event::Push { .. } => "push",
+            Event::Range { .. } => "range",
+            Event::History => "history",
+        }
+    }
+}
+
+/// Runs every constraint over the event.
+pub fn evaluate(repo: &Repo, engine: &Engine<'_>, event: &Event) -> anyhow::Result<Vec<Finding>> {
+    let mut out = Findings::default();
+    let mut seen = HashSet::new();
+    match event {
+        Event::Staged => {
+            engine.check_commit_target(&repo.commit_target()?, &mut out);
+            repo.staged_changes(&mut |c| engine.check_content(c, &mut out))?;
+        }
+        Event::Push { remote, lines } => {
+            let plan = repo.push_plan(remote, lines)?;
+            for u in &plan.updates {
+                engine.check_ref_update(u, &mut out);
+            }
+            for c in plan.commits {
+                repo.commit_changes(c, &mut seen, &mut |c| engine.check_content(c, &mut out))?;
+            }
+        }
+        Event::Range { base, head } => {
+            for c in repo.range_commits(*base, *head)? {
+                repo.commit_changes(c, &mut seen, &mut |c| engine.check_content(c, &mut out))?;
+            }
+        }
+        Event::History => {
+            for c in repo.all_commits()? {
+                repo.commit_changes(c, &mut seen, &mut |c| engine.check_content(c, &mut out))?;
+            }
+        }
+    }
+    Ok(out.into_vec())
+}
+
+/// How warnings may be acknowledged for this run.
+pub struct Acknowledge {
+    /// `--yes` or `TOLLGATE_YES=1`.
+    pub yes: bool,
+    /// The policy's `[settings] warnings`.
+    pub mode: WarningMode,
+}
+
+/// Whether `TOLLGATE_YES` is set to a true value.
+pub fn env_yes() -> bool {
+    std::env::var("TOLLGATE_YES").is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes" | "y"))
+}
+
+/// Decides: any blocker stops; otherwise warnings must be acknowledged.
+/// `action` is `commit` or `push`, for the messages.
+pub fn decide(printer: &Printer, shown: &[Shown], ack: &Acknowledge, action: &str) -> Outcome {
+    let blockers: Vec<&Shown> = shown.iter().filter(|s| s.finding.severity == Severity::Block).collect();
+    let warnings = shown.len() - blockers.len();
+    if !blockers.is_empty() {
+        let ids: Vec<&str> = blockers.iter().map(|s| s.id.as_str()).collect();
+        let overridable = matches!(action, "commit" | "push");
+        let what = if overridable { format!("{action} blocked") } else { format!("{action} check failed") };
+        printer.error(&format!(
+            "{what}: {} blocker{} ({})",
+            blockers.len(),
+            plural(blockers.len()),
+            ids.join(", ")
+        ));
+        if ack.yes {
+            printer.hint("`--yes` and `TOLLGATE_YES` acknowledge warnings only; they never pass a blocker");
+        }
+        if overridable {
+            printer.hint("fix the change, or if it is intended, request a scoped one-time override:");
+            printer.hint(&format!("    tollgate override {} --reason \"<why>\"", ids[0]));
+        }
+        return Outcome::Blocked;
+    }
+    if warnings == 0 || ack.mode == WarningMode::Print {
+        return Outcome::Pass;
+    }
+    if ack.yes {
+        printer.warning(&format!("{warnings} warning{} acknowledged", plural(warnings)));
+        return Outcome::Pass;
+    }
+    match Tty::open() {
+        Some(mut tty) => {
+            let asked = tty.write(&format!(
+                "tollgate: {warnings} warning{} above. Proceed with the {action}? [y/N] ",
+                plural(warnings)
+            ));
+            let answer = asked.ok().and_then(|_| tty.read_line(Duration::from_secs(300)));
+            if answer.is_some_and(|a| matches!(a.trim(), "y" | "Y" | "yes")) {
+                Outcome::Pass
+            } else {
+                printer.error(&format!("{action} stopped: the warnings were not acknowledged"));
+                Outcome::Blocked
+            }
+        }
+        None => {
+            printer.error(&format!(
+                "{action} stopped: {warnings} warning{} need{} acknowledgement and there is no terminal to ask",
+                plural(warnings),
+                if warnings == 1 { "s" } else { "" }
+            ));
+            printer.hint("re-run with `TOLLGATE_YES=1` (or `--yes`) to acknowledge them");
+            Outcome::Blocked
+        }
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// Evaluates, prints, decides, and remembers a blocked commit or push so
+/// that a later `tollgate override B1` can name its blockers.
+pub fn run(
+    printer: &Printer,
+    repo: &Repo,
+    engine: &Engine<'_>,
+    event: &Event,
+    ack: &Acknowledge,
+) -> anyhow::Result<(Outcome, Vec<Shown>)> {
+    let findings = evaluate(repo, engine, event)?;
+    let shown = crate::report::number(findings);
+    printer.findings(&shown);
+    let action = event.name();
+    let outcome = decide(printer, &shown, ack, action);
+    if outcome == Outcome::Blocked && shown.iter().any(|s| s.finding.severity == Severity::Block) {
+        let (remote, push_lines) = match event {
+            Event::Push { remote, lines } => (Some(remote.clone()), lines.iter().map(PushLine::to_line).collect()),
+            _ => (None, Vec::new()),
+        };
+        let last = crate::state::LastRun {
+            schema: "tollgate/last-run/v1".into(),
+            event: action.into(),
+            remote,
+            push_lines,
+            findings: shown.clone(),
+        };
+        if let Err(e) = last.save(&repo.state_dir()) {
+            printer.warning(&format!("cannot remember this run for `tollgate override`: {e}"));
+        }
+    }
+    Ok((outcome, shown))
+}

@@ -1,0 +1,113 @@
+//! `tollgate hook <name>`: what the installed shims run. Hooks fail closed:
+//! any error exits non-zero, which stops the commit or push.
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+
+use clap::{Args, ValueEnum};
+
+use super::gate::{self, Acknowledge, Event};
+use super::install::CHAINED_SUFFIX;
+use super::{Ctx, Outcome};
+use crate::check::Engine;
+use crate::git::{parse_push_lines, Repo};
+
+/// The hooks tollgate runs as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HookName {
+    /// Checks the staged changes.
+    PreCommit,
+    /// Checks every ref of a push and the commits it brings.
+    PrePush,
+    /// Runs after a commit is made.
+    PostCommit,
+}
+
+impl HookName {
+    fn as_str(self) -> &'static str {
+        match self {
+            HookName::PreCommit => "pre-commit",
+            HookName::PrePush => "pre-push",
+            HookName::PostCommit => "post-commit",
+        }
+    }
+}
+
+/// Arguments of `tollgate hook`.
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    /// Which hook
+    #[arg(value_enum)]
+    name: HookName,
+    /// The arguments git passed to the hook
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+/// Runs a hook.
+pub fn run(ctx: &Ctx, args: HookArgs) -> anyhow::Result<Outcome> {
+    let repo = ctx.repo()?;
+    let mut stdin = Vec::new();
+    if args.name == HookName::PrePush {
+        std::io::stdin()
+            .read_to_end(&mut stdin)
+            .map_err(|e| anyhow::anyhow!("cannot read the pre-push input: {e}"))?;
+    }
+    if run_chained(ctx, &repo, args.name, &args.args, &stdin)? == Outcome::Blocked {
+        return Ok(Outcome::Blocked);
+    }
+    let policy = ctx.policy(Some(&repo))?;
+    let engine = Engine::new(&policy);
+    let event = match args.name {
+        HookName::PostCommit => return Ok(Outcome::Pass),
+        HookName::PreCommit => Event::Staged,
+        HookName::PrePush => {
+            let remote = args
+                .args
+                .first()
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("pre-push needs the remote name as its first argument"))?;
+            Event::Push {
+                remote,
+                lines: parse_push_lines(&stdin)?,
+            }
+        }
+    };
+    let ack = Acknowledge {
+        yes: gate::env_yes(),
+        mode: policy.warnings,
+    };
+    let (outcome, _) = gate::run(&ctx.printer, &repo, &engine, &event, &ack)?;
+    Ok(outcome)
+}
+
+/// Runs the hook that was there before tollgate, with the same arguments
+/// and input; its failure blocks.
+fn run_chained(ctx: &Ctx, repo: &Repo, name: HookName, args: &[String], stdin: &[u8]) -> anyhow::Result<Outcome> {
+    let path = repo.hooks_dir()?.join(format!("{}{CHAINED_SUFFIX}", name.as_str()));
+    if !path.exists() {
+        return Ok(Outcome::Pass);
+    }
+    let mut child = Command::new(&path)
+        .args(args)
+        .stdin(if name == HookName::PrePush { Stdio::piped() } else { Stdio::inherit() })
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("cannot run the chained hook `{}`: {e}", path.display()))?;
+    if let Some(mut pipe) = child.stdin.take() {
+        // A hook that exits without reading its input is not an error.
+        let _ = pipe.write_all(stdin);
+    }
+    let status = child
+        .wait()
+        .map_err(|e| anyhow::anyhow!("cannot wait for the chained hook `{}`: {e}", path.display()))?;
+    if status.success() {
+        Ok(Outcome::Pass)
+    } else {
+        ctx.printer.error(&format!(
+            "the existing `{}` hook (kept by tollgate as `{}`) failed; stopped",
+            name.as_str(),
+            path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        ));
+        Ok(Outcome::Blocked)
+    }
+}

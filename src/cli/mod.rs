@@ -1,0 +1,161 @@
+//! The command line: argument parsing (clap), one module per subcommand, and
+//! the mapping of outcomes to exit codes (0 pass, 1 blocked, 2 error).
+
+mod check;
+mod gate;
+mod hook;
+mod install;
+mod policy_cmd;
+pub mod tty;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::git::Repo;
+use crate::policy::{self, Policy, Source};
+use crate::report::{ColorChoice, Printer};
+
+/// tollgate: a git safety gate with scoped, single-use, audited overrides.
+#[derive(Debug, Parser)]
+#[command(name = "tollgate", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Policy file (default: `.tollgate.toml` at the repository root, else the builtin `recommended` pack)
+    #[arg(long, global = true, env = "TOLLGATE_POLICY", value_name = "PATH")]
+    policy: Option<PathBuf>,
+    /// When to use colour
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    /// Print only errors and blockers
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Print more about what tollgate does
+    #[arg(short, long, global = true)]
+    verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check the staged changes, a range of commits, or the whole history
+    Check(check::CheckArgs),
+    /// Validate or print the policy
+    #[command(subcommand)]
+    Policy(policy_cmd::PolicyCommand),
+    /// Install tollgate's hooks into this repository (existing hooks are kept and run first)
+    Install(install::InstallArgs),
+    /// Remove tollgate's hooks and restore what was there before
+    Uninstall,
+    /// Run as a git hook (called by the installed hook shims)
+    Hook(hook::HookArgs),
+}
+
+/// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0.
+    Pass,
+    /// Exit 1: a blocker stands, warnings were not acknowledged, or verification failed.
+    Blocked,
+}
+
+/// Shared by every subcommand.
+pub struct Ctx {
+    /// The one output path.
+    pub printer: Printer,
+    global: Global,
+}
+
+/// An error already reported to the user (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Reported(pub String);
+
+impl Ctx {
+    /// Opens the repository git would use here.
+    pub fn repo(&self) -> anyhow::Result<Repo> {
+        Ok(Repo::open()?)
+    }
+
+    /// Loads the effective policy for `repo`; diagnostics are printed and
+    /// turned into an error.
+    pub fn policy(&self, repo: Option<&Repo>) -> anyhow::Result<Policy> {
+        let path = match &self.global.policy {
+            Some(p) => Some(p.clone()),
+            None => repo
+                .and_then(|r| r.workdir())
+                .map(|w| w.join(".tollgate.toml"))
+                .filter(|p| p.exists()),
+        };
+        let source = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(&p)
+                    .map_err(|e| anyhow::anyhow!("cannot read policy `{}`: {e}", p.display()))?;
+                let name = repo
+                    .and_then(|r| r.workdir())
+                    .and_then(|w| p.strip_prefix(w).ok())
+                    .unwrap_or(&p)
+                    .display()
+                    .to_string();
+                Some(Source::new(name, text))
+            }
+            None => None,
+        };
+        policy::load(source).map_err(|d| {
+            eprintln!("{d}");
+            eprintln!();
+            anyhow::Error::new(Reported(format!(
+                "the policy has {} problem{}; nothing was checked",
+                d.0.len(),
+                if d.0.len() == 1 { "" } else { "s" }
+            )))
+        })
+    }
+}
+
+/// Parses arguments, runs, and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let printer = Printer::new(cli.global.color, cli.global.quiet, cli.global.verbose);
+    let ctx = Ctx {
+        printer,
+        global: cli.global,
+    };
+    let result = match cli.command {
+        Command::Check(args) => check::run(&ctx, args),
+        Command::Policy(cmd) => policy_cmd::run(&ctx, cmd),
+        Command::Install(args) => install::install(&ctx, args),
+        Command::Uninstall => install::uninstall(&ctx),
+        Command::Hook(args) => hook::run(&ctx, args),
+    };
+    match result {
+        Ok(Outcome::Pass) => ExitCode::SUCCESS,
+        Ok(Outcome::Blocked) => ExitCode::from(1),
+        Err(e) => {
+            let mut msg = e.to_string();
+            for cause in e.chain().skip(1) {
+                let c = cause.to_string();
+                if !msg.contains(&c) {
+                    msg = format!("{msg}: {c}");
+                }
+            }
+            ctx.printer.error(&msg);
+            ExitCode::from(2)
+        }
+    }
+}

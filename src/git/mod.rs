@@ -1,0 +1,437 @@
+//! All git access. Reads go through git2 opened with `open_from_env`, which
+//! honours `GIT_DIR`, `GIT_INDEX_FILE`, object directories and alternates as
+//! hooks and server-side quarantine set them. Commands that git2 cannot do
+//! (`rev-parse --git-path`) run the `git` binary with `LC_MESSAGES=C` and
+//! stdin closed.
+//!
+//! This layer builds events for the engine; it decides nothing.
+
+mod push;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use git2::{Delta, DiffFindOptions, DiffOptions, ObjectType, Oid, Patch, Repository, Sort};
+
+pub use push::{parse_push_lines, PushLine};
+
+use crate::check::{AddedChunk, CommitTarget, ContentChange, RefUpdate};
+
+/// What went wrong talking to git.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    /// Not inside a repository, or it cannot be opened.
+    #[error("not a git repository (or it cannot be opened): {0}")]
+    Open(#[source] git2::Error),
+    /// A git2 call failed.
+    #[error("{what}: {source}")]
+    Git2 {
+        /// What tollgate was doing.
+        what: String,
+        /// The cause.
+        #[source]
+        source: git2::Error,
+    },
+    /// A revision that does not resolve.
+    #[error("unknown revision `{0}`")]
+    UnknownRev(String),
+    /// Bad pre-push input.
+    #[error("malformed pre-push input on line {line}: {why}")]
+    PushLine {
+        /// 1-based line number on stdin.
+        line: usize,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The `git` command failed or could not run.
+    #[error("`git {args}` failed: {why}")]
+    Command {
+        /// The arguments.
+        args: String,
+        /// Its stderr or the spawn error.
+        why: String,
+    },
+}
+
+trait Context<T> {
+    fn ctx(self, what: impl FnOnce() -> String) -> Result<T, GitError>;
+}
+
+impl<T> Context<T> for Result<T, git2::Error> {
+    fn ctx(self, what: impl FnOnce() -> String) -> Result<T, GitError> {
+        self.map_err(|source| GitError::Git2 { what: what(), source })
+    }
+}
+
+/// An open repository.
+pub struct Repo {
+    repo: Repository,
+}
+
+/// Whether a path/blob pair was already scanned in this event: a blob that
+/// is unchanged at its path is never read twice.
+type Seen = HashSet<(Vec<u8>, Oid)>;
+
+impl Repo {
+    /// Opens the repository git would use here (honours `GIT_DIR` and friends).
+    pub fn open() -> Result<Repo, GitError> {
+        Repository::open_from_env()
+            .map(|repo| Repo { repo })
+            .map_err(GitError::Open)
+    }
+
+    /// Opens a repository at a path (for tests and `--repo`).
+    pub fn open_at(path: &Path) -> Result<Repo, GitError> {
+        Repository::open(path)
+            .map(|repo| Repo { repo })
+            .map_err(GitError::Open)
+    }
+
+    /// The git2 handle, for the sibling modules of this layer.
+    pub fn raw(&self) -> &Repository {
+        &self.repo
+    }
+
+    /// The working tree root, `None` for a bare repository.
+    pub fn workdir(&self) -> Option<&Path> {
+        self.repo.workdir()
+    }
+
+    /// The common git dir (shared by worktrees): where tollgate's state lives.
+    pub fn common_dir(&self) -> &Path {
+        self.repo.commondir()
+    }
+
+    /// Where tollgate keeps its state: `<common dir>/tollgate`.
+    pub fn state_dir(&self) -> PathBuf {
+        self.common_dir().join("tollgate")
+    }
+
+    /// The hooks directory git actually uses (`core.hooksPath`, worktrees).
+    pub fn hooks_dir(&self) -> Result<PathBuf, GitError> {
+        let dir = self.workdir().unwrap_or_else(|| self.repo.path()).to_path_buf();
+        let out = git_command(&dir, &["rev-parse", "--git-path", "hooks"])?;
+        let p = PathBuf::from(out.trim_end_matches(['\n', '\r']));
+        Ok(if p.is_absolute() { p } else { dir.join(p) })
+    }
+
+    /// A config string, if set.
+    pub fn config_string(&self, key: &str) -> Option<String> {
+        self.repo.config().ok()?.get_string(key).ok()
+    }
+
+    /// Resolves a revision to a commit id.
+    pub fn resolve_commit(&self, rev: &str) -> Result<Oid, GitError> {
+        self.repo
+            .revparse_single(rev)
+            .and_then(|o| o.peel_to_commit())
+            .map(|c| c.id())
+            .map_err(|_| GitError::UnknownRev(rev.to_string()))
+    }
+
+    /// Where the next commit lands: branch, parent and the staged tree.
+    pub fn commit_target(&self) -> Result<CommitTarget, GitError> {
+        let head = self.repo.find_reference("HEAD").ctx(|| "cannot read HEAD".into())?;
+        let branch = head
+            .symbolic_target()
+            .and_then(|t| t.strip_prefix("refs/heads/"))
+            .map(str::to_string);
+        let parent = self.head_commit()?.map(|c| c.id().to_string());
+        let mut index = self.repo.index().ctx(|| "cannot read the index".into())?;
+        let tree = index
+            .write_tree()
+            .ctx(|| "cannot compute the staged tree (unresolved conflicts?)".into())?;
+        Ok(CommitTarget {
+            branch,
+            parent,
+            tree: tree.to_string(),
+        })
+    }
+
+    fn head_commit(&self) -> Result<Option<git2::Commit<'_>>, GitError> {
+        match self.repo.head() {
+            Ok(h) => h.peel_to_commit().map(Some).ctx(|| "cannot read HEAD's commit".into()),
+            Err(e) if matches!(e.code(), git2::ErrorCode::UnbornBranch | git2::ErrorCode::NotFound) => Ok(None),
+            Err(e) => Err(GitError::Git2 {
+                what: "cannot read HEAD".into(),
+                source: e,
+            }),
+        }
+    }
+
+    /// Feeds every staged change (the index against `HEAD`, or against the
+    /// empty tree before the first commit) to `f`.
+    pub fn staged_changes(&self, f: &mut dyn FnMut(&ContentChange<'_>)) -> Result<(), GitError> {
+        let head_tree = match self.head_commit()? {
+            Some(c) => Some(c.tree().ctx(|| "cannot read HEAD's tree".into())?),
+            None => None,
+        };
+        let index = self.repo.index().ctx(|| "cannot read the index".into())?;
+        let diff = self
+            .repo
+            .diff_tree_to_index(head_tree.as_ref(), Some(&index), Some(&mut diff_options()))
+            .ctx(|| "cannot diff the index against HEAD".into())?;
+        self.feed_diff(diff, None, &mut Seen::new(), f)
+    }
+
+    /// Feeds the changes of one commit against its first parent to `f`.
+    pub fn commit_changes(
+        &self,
+        commit: Oid,
+        seen: &mut HashSet<(Vec<u8>, Oid)>,
+        f: &mut dyn FnMut(&ContentChange<'_>),
+    ) -> Result<(), GitError> {
+        let c = self.repo.find_commit(commit).ctx(|| format!("cannot read commit {commit}"))?;
+        let tree = c.tree().ctx(|| format!("cannot read the tree of {commit}"))?;
+        let parent_tree = match c.parents().next() {
+            Some(p) => Some(p.tree().ctx(|| format!("cannot read the parent tree of {commit}"))?),
+            None => None,
+        };
+        let diff = self
+            .repo
+            .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut diff_options()))
+            .ctx(|| format!("cannot diff commit {commit}"))?;
+        let id = commit.to_string();
+        self.feed_diff(diff, Some(&id), seen, f)
+    }
+
+    fn feed_diff(
+        &self,
+        mut diff: git2::Diff<'_>,
+        commit: Option<&str>,
+        seen: &mut Seen,
+        f: &mut dyn FnMut(&ContentChange<'_>),
+    ) -> Result<(), GitError> {
+        // Exact renames only: a pure rename carries no new content to scan,
+        // and exact detection costs no content comparison.
+        diff.find_similar(Some(DiffFindOptions::new().renames(true).exact_match_only(true)))
+            .ctx(|| "cannot detect renames".into())?;
+        for delta in diff.deltas() {
+            let status = delta.status();
+            if matches!(status, Delta::Deleted | Delta::Ignored | Delta::Untracked | Delta::Unreadable) {
+                continue;
+            }
+            let new = delta.new_file();
+            let mode = new.mode();
+            if matches!(mode, git2::FileMode::Commit | git2::FileMode::Unreadable) {
+                continue; // submodule
+            }
+            let Some(path) = new.path_bytes() else { continue };
+            if !seen.insert((path.to_vec(), new.id())) {
+                continue;
+            }
+            let blob = self
+                .repo
+                .find_blob(new.id())
+                .ctx(|| format!("cannot read blob {} for `{}`", new.id(), String::from_utf8_lossy(path)))?;
+            let blob_id = new.id().to_string();
+            let pure_rename = status == Delta::Renamed && delta.old_file().id() == new.id();
+            let new_path = matches!(status, Delta::Added | Delta::Renamed | Delta::Copied);
+            let binary = blob.is_binary();
+            let old_id = delta.old_file().id();
+            let mut chunks: Vec<(u32, Vec<u8>)> = Vec::new();
+            let whole;
+            let added: Vec<AddedChunk<'_>> = if binary || pure_rename {
+                Vec::new()
+            } else if old_id.is_zero() || status == Delta::Added {
+                whole = blob.content();
+                vec![AddedChunk {
+                    first_line: 1,
+                    text: whole,
+                }]
+            } else {
+                let old = self.repo.find_blob(old_id).ctx(|| format!("cannot read blob {old_id}"))?;
+                added_lines(&old, &blob, &mut chunks)?;
+                chunks
+                    .iter()
+                    .map(|(l, t)| AddedChunk {
+                        first_line: *l,
+                        text: t,
+                    })
+                    .collect()
+            };
+            f(&ContentChange {
+                path,
+                blob: &blob_id,
+                size: blob.size() as u64,
+                commit,
+                new_path,
+                added: &added,
+            });
+        }
+        Ok(())
+    }
+
+    /// Commits in `base..head` (or all of `head`'s history when `base` is
+    /// `None`), oldest first.
+    pub fn range_commits(&self, base: Option<Oid>, head: Oid) -> Result<Vec<Oid>, GitError> {
+        let mut walk = self.walk()?;
+        walk.push(head).ctx(|| format!("cannot walk from {head}"))?;
+        if let Some(b) = base {
+            walk.hide(b).ctx(|| format!("cannot hide {b}"))?;
+        }
+        walk.collect::<Result<Vec<_>, _>>().ctx(|| "cannot walk history".into())
+    }
+
+    /// Every commit reachable from any ref except notes, oldest first.
+    pub fn all_commits(&self) -> Result<Vec<Oid>, GitError> {
+        let mut walk = self.walk()?;
+        for r in self.repo.references().ctx(|| "cannot list refs".into())?.flatten() {
+            if r.name().is_some_and(|n| n.starts_with("refs/notes/")) {
+                continue;
+            }
+            if let Ok(c) = r.peel_to_commit() {
+                walk.push(c.id()).ctx(|| "cannot walk history".into())?;
+            }
+        }
+        if let Ok(Some(h)) = self.head_commit() {
+            walk.push(h.id()).ctx(|| "cannot walk history".into())?;
+        }
+        walk.collect::<Result<Vec<_>, _>>().ctx(|| "cannot walk history".into())
+    }
+
+    fn walk(&self) -> Result<git2::Revwalk<'_>, GitError> {
+        let mut walk = self.repo.revwalk().ctx(|| "cannot walk history".into())?;
+        walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)
+            .ctx(|| "cannot walk history".into())?;
+        Ok(walk)
+    }
+
+    /// Whether `new` is a fast-forward of `old` (both known locally).
+    pub fn is_fast_forward(&self, old: Oid, new: Oid) -> bool {
+        if old == new {
+            return true;
+        }
+        let peel = |id: Oid| {
+            self.repo
+                .find_object(id, None)
+                .ok()
+                .and_then(|o| o.peel(ObjectType::Commit).ok())
+                .map(|o| o.id())
+        };
+        match (peel(old), peel(new)) {
+            (Some(o), Some(n)) => o == n || self.repo.graph_descendant_of(n, o).unwrap_or(false),
+            _ => false,
+        }
+    }
+}
+
+fn diff_options() -> DiffOptions {
+    let mut o = DiffOptions::new();
+    o.context_lines(0)
+        .ignore_submodules(true)
+        .include_typechange(true)
+        .skip_binary_check(true);
+    o
+}
+
+/// Collects the runs of added lines of `new` against `old`.
+fn added_lines(old: &git2::Blob<'_>, new: &git2::Blob<'_>, out: &mut Vec<(u32, Vec<u8>)>) -> Result<(), GitError> {
+    let mut opts = DiffOptions::new();
+    opts.context_lines(0);
+    let patch = Patch::from_blobs(old, None, new, None, Some(&mut opts)).ctx(|| "cannot diff blobs".into())?;
+    for h in 0..patch.num_hunks() {
+        let n = patch.num_lines_in_hunk(h).ctx(|| "cannot read a diff hunk".into())?;
+        let mut last: Option<u32> = None;
+        for l in 0..n {
+            let line = patch.line_in_hunk(h, l).ctx(|| "cannot read a diff line".into())?;
+            if line.origin() != '+' {
+                last = None;
+                continue;
+            }
+            let Some(no) = line.new_lineno() else { continue };
+            match (last, out.last_mut()) {
+                (Some(prev), Some((_, text))) if prev + 1 == no => text.extend_from_slice(line.content()),
+                _ => out.push((no, line.content().to_vec())),
+            }
+            last = Some(no);
+        }
+    }
+    Ok(())
+}
+
+/// Runs `git` in `dir` with C messages and stdin closed; returns stdout.
+pub fn git_command(dir: &Path, args: &[&str]) -> Result<String, GitError> {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("LC_MESSAGES", "C")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| GitError::Command {
+            args: args.join(" "),
+            why: e.to_string(),
+        })?;
+    if !out.status.success() {
+        return Err(GitError::Command {
+            args: args.join(" "),
+            why: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A ref update and the commits it brings, as built from pre-push input.
+#[derive(Debug, Clone)]
+pub struct PushPlan {
+    /// One per input line.
+    pub updates: Vec<RefUpdate>,
+    /// Commits new to the remote, oldest first, each once.
+    pub commits: Vec<Oid>,
+}
+
+impl Repo {
+    /// Builds the push event from pre-push lines for `remote` (a remote name
+    /// or a URL).
+    pub fn push_plan(&self, remote: &str, lines: &[PushLine]) -> Result<PushPlan, GitError> {
+        let mut updates = Vec::new();
+        let mut commits = Vec::new();
+        let mut seen = HashSet::new();
+        for line in lines {
+            let new = line.local_sha;
+            let old = line.remote_sha;
+            let forced = match (old, new) {
+                (Some(o), Some(n)) => !self.is_fast_forward(o, n),
+                _ => false,
+            };
+            updates.push(RefUpdate {
+                remote_ref: line.remote_ref.clone(),
+                old: old.map(|o| o.to_string()),
+                new: new.map(|n| n.to_string()),
+                forced,
+            });
+            let Some(new) = new else { continue };
+            let Some(tip) = self
+                .repo
+                .find_object(new, None)
+                .ok()
+                .and_then(|o| o.peel(ObjectType::Commit).ok())
+            else {
+                continue; // a tag of a tree or blob: no commits
+            };
+            let mut walk = self.walk()?;
+            walk.push(tip.id()).ctx(|| format!("cannot walk from {new}"))?;
+            if let Some(o) = old {
+                if let Ok(obj) = self.repo.find_object(o, None) {
+                    if let Ok(c) = obj.peel(ObjectType::Commit) {
+                        walk.hide(c.id()).ctx(|| format!("cannot hide {o}"))?;
+                    }
+                }
+            }
+            // Commits the remote already has (as far as we know) were judged
+            // when they reached it.
+            let glob = format!("refs/remotes/{remote}/*");
+            if git2::Reference::is_valid_name(&format!("refs/remotes/{remote}/x")) {
+                walk.hide_glob(&glob).ctx(|| format!("cannot hide {glob}"))?;
+            }
+            for id in walk {
+                let id = id.ctx(|| "cannot walk history".into())?;
+                if seen.insert(id) {
+                    commits.push(id);
+                }
+            }
+        }
+        Ok(PushPlan { updates, commits })
+    }
+}

@@ -1,0 +1,14 @@
+//! tollgate: a git safety gate.
+//!
+//! Hooks installed by tollgate run the constraints of a TOML policy on every
+//! commit and push. A failed constraint is a warning (acknowledged) or a
+//! blocker (passed only with a single-use override token that is scoped to
+//! that one blocker). The library holds everything; `main.rs` only parses
+//! arguments and maps errors to exit codes.
+
+pub mod check;
+pub mod cli;
+pub mod git;
+pub mod policy;
+pub mod report;
+pub mod state;

@@ -1,0 +1,672 @@
+//! The policy: loading TOML (a repository file and the builtin packs it
+//! extends), validating it with exact diagnostics, and the compiled model the
+//! engine runs.
+//!
+//! Loading is pure: callers hand in the file's text. Every problem in a file
+//! is reported (with file, line, column and a caret) before loading stops.
+
+mod diag;
+mod glob;
+pub mod model;
+mod packs;
+
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+use toml::Spanned;
+
+pub use diag::{Diagnostic, Diagnostics};
+pub use glob::{BranchSet, PathSet};
+pub use model::{BranchOp, OverrideMode, Severity, WarningMode};
+use model::*;
+pub use packs::{builtin_pack, BUILTIN_PACKS};
+
+/// The longest any override token may live, whatever the policy says.
+pub const MAX_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A policy file's name and text.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// How the file is named in diagnostics (`.tollgate.toml`, `builtin:recommended`).
+    pub name: String,
+    /// The file's text.
+    pub text: Arc<str>,
+}
+
+impl Source {
+    /// A source from a name and its text.
+    pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
+        Source {
+            name: name.into(),
+            text: text.into(),
+        }
+    }
+}
+
+/// The merged, validated policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Constraints in order: packs first, then the file's own.
+    pub constraints: Vec<Constraint>,
+    /// `[settings]`.
+    pub warnings: WarningMode,
+    /// `[overrides] max-ttl`.
+    pub max_ttl: Option<Duration>,
+    /// `[overrides] reasons`: when non-empty, `--code` must be one of them.
+    pub reasons: Vec<String>,
+    /// Names of the sources merged, in order (`builtin:recommended`, `.tollgate.toml`).
+    pub sources: Vec<String>,
+    raw_settings: RawSettings,
+    raw_overrides: RawOverrides,
+}
+
+/// One constraint: the fields every kind has, plus its kind.
+#[derive(Debug, Clone)]
+pub struct Constraint {
+    /// Unique kebab-case id.
+    pub id: String,
+    /// One line for people.
+    pub description: String,
+    /// Warning or blocker.
+    pub severity: Severity,
+    /// How a blocker may be passed.
+    pub override_mode: OverrideMode,
+    /// This constraint's own ceiling for token lifetimes.
+    pub max_ttl: Option<Duration>,
+    /// For two-key constraints: principal patterns allowed to approve.
+    pub approvers: Vec<String>,
+    /// The kind and its compiled fields.
+    pub kind: Kind,
+    /// Where it was defined (`builtin:recommended`, `.tollgate.toml`).
+    pub origin: String,
+    raw: RawConstraint,
+}
+
+/// The closed set of constraint kinds.
+#[derive(Debug, Clone)]
+pub enum Kind {
+    /// A non-fast-forward update of a matching branch.
+    ForcePush { branches: BranchSet },
+    /// A commit, push or deletion of a matching branch.
+    ProtectedBranch { branches: BranchSet, on: Vec<BranchOp> },
+    /// A secret pattern in added lines.
+    Secret(Box<SecretSpec>),
+    /// A blob larger than `bytes`.
+    MaxFileSize { bytes: u64, paths: Option<PathSet> },
+    /// A file at a forbidden path.
+    ForbiddenPath { paths: PathSet },
+}
+
+impl Kind {
+    /// The kind's name as in the policy file (`force-push`, `secret`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kind::ForcePush { .. } => "force-push",
+            Kind::ProtectedBranch { .. } => "protected-branch",
+            Kind::Secret(_) => "secret",
+            Kind::MaxFileSize { .. } => "max-file-size",
+            Kind::ForbiddenPath { .. } => "forbidden-path",
+        }
+    }
+}
+
+/// A compiled `[[secret]]`.
+#[derive(Debug, Clone)]
+pub struct SecretSpec {
+    /// The pattern, multi-line mode, over bytes.
+    pub regex: regex::bytes::Regex,
+    /// Lower-case literals; the regex runs only on text containing one.
+    pub keywords: Vec<String>,
+    /// Capture group that holds the secret.
+    pub secret_group: usize,
+    /// Minimum Shannon entropy (bits per byte) of the secret.
+    pub entropy: Option<f64>,
+    /// Only these paths, when set.
+    pub paths: Option<PathSet>,
+    /// Never these paths.
+    pub exclude_paths: Option<PathSet>,
+    /// A secret matching any of these is a known placeholder.
+    pub allow: Vec<regex::bytes::Regex>,
+}
+
+/// Regexes larger than this once compiled are refused: a policy must not be
+/// able to make every hook slow or memory-hungry.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// The kinds, as top-level keys of a policy file.
+const KINDS: [&str; 5] = [
+    "force-push",
+    "protected-branch",
+    "secret",
+    "max-file-size",
+    "forbidden-path",
+];
+
+/// Loads the effective policy: `file` (with the packs it extends), or the
+/// builtin `recommended` pack when there is no file.
+pub fn load(file: Option<Source>) -> Result<Policy, Diagnostics> {
+    let file = match file {
+        Some(f) => f,
+        None => Source::new("builtin:recommended", builtin_pack("recommended").unwrap_or_default()),
+    };
+    let mut loader = Loader::default();
+    loader.load_source(&file, 0);
+    loader.finish()
+}
+
+#[derive(Default)]
+struct Loader {
+    diags: Vec<Diagnostic>,
+    constraints: Vec<Constraint>,
+    settings: RawSettings,
+    overrides: RawOverrides,
+    sources: Vec<String>,
+}
+
+/// One file, parsed and compiled but not yet merged.
+#[derive(Default)]
+struct Parsed {
+    extends: Vec<Spanned<String>>,
+    settings: Option<RawSettings>,
+    overrides: Option<RawOverrides>,
+    constraints: Vec<Constraint>,
+}
+
+impl Loader {
+    fn load_source(&mut self, src: &Source, depth: usize) {
+        if self.sources.contains(&src.name) {
+            return;
+        }
+        let parsed = parse_source(src, &mut self.diags);
+        for ext in &parsed.extends {
+            let name = ext.get_ref();
+            match name.strip_prefix("builtin:").and_then(builtin_pack) {
+                Some(text) if depth < 4 => {
+                    self.load_source(&Source::new(name.clone(), text), depth + 1)
+                }
+                _ => self.diags.push(Diagnostic {
+                    file: src.name.clone(),
+                    source: src.text.clone(),
+                    span: ext.span(),
+                    message: format!(
+                        "unknown policy pack `{name}`, expected one of {}",
+                        BUILTIN_PACKS
+                            .iter()
+                            .map(|(n, _)| format!("`builtin:{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                }),
+            }
+        }
+        self.sources.push(src.name.clone());
+        if let Some(s) = parsed.settings {
+            if s.warnings.is_some() {
+                self.settings.warnings = s.warnings;
+            }
+        }
+        if let Some(o) = parsed.overrides {
+            if o.max_ttl.is_some() {
+                self.overrides.max_ttl = o.max_ttl;
+            }
+            if !o.reasons.is_empty() {
+                self.overrides.reasons = o.reasons;
+            }
+        }
+        // A constraint with the id of one from a pack replaces it in place.
+        for c in parsed.constraints {
+            match self.constraints.iter_mut().find(|e| e.id == c.id) {
+                Some(existing) => *existing = c,
+                None => self.constraints.push(c),
+            }
+        }
+    }
+
+    fn finish(self) -> Result<Policy, Diagnostics> {
+        if !self.diags.is_empty() {
+            return Err(Diagnostics(self.diags));
+        }
+        let max_ttl = self
+            .overrides
+            .max_ttl
+            .as_ref()
+            .and_then(|s| parse_duration(s.get_ref()).ok());
+        Ok(Policy {
+            constraints: self.constraints,
+            warnings: self.settings.warnings.unwrap_or_default(),
+            max_ttl,
+            reasons: self
+                .overrides
+                .reasons
+                .iter()
+                .map(|r| r.get_ref().clone())
+                .collect(),
+            sources: self.sources,
+            raw_settings: self.settings,
+            raw_overrides: self.overrides,
+        })
+    }
+}
+
+/// Parses one file, pushing every problem into `diags` and keeping every
+/// entry that is valid, so one bad entry never hides another's problems.
+fn parse_source(src: &Source, diags: &mut Vec<Diagnostic>) -> Parsed {
+    let mut out = Parsed::default();
+    let mut report = |span: Range<usize>, message: String| {
+        diags.push(Diagnostic {
+            file: src.name.clone(),
+            source: src.text.clone(),
+            span,
+            message,
+        })
+    };
+    let (root, errors) = DeTable::parse_recoverable(&src.text);
+    if !errors.is_empty() {
+        for e in errors {
+            report(e.span().unwrap_or(0..0), e.message().trim().to_string());
+        }
+        return out;
+    }
+    let mut entries: Vec<_> = root.into_inner().into_iter().collect();
+    entries.sort_by_key(|(k, _)| k.span().start);
+    let mut seen_ids: Vec<Spanned<String>> = Vec::new();
+    for (key, value) in entries {
+        let key_span = key.span();
+        let key = key.into_inner();
+        match &*key {
+            "extends" => match de::<Vec<Spanned<String>>>(value) {
+                Ok(v) => out.extends = v,
+                Err(e) => report(e.0, e.1),
+            },
+            "settings" => match de::<RawSettings>(value) {
+                Ok(v) => out.settings = Some(v),
+                Err(e) => report(e.0, e.1),
+            },
+            "overrides" => match de::<RawOverrides>(value) {
+                Ok(v) => {
+                    check_overrides(&v, &mut report);
+                    out.overrides = Some(v)
+                }
+                Err(e) => report(e.0, e.1),
+            },
+            k if KINDS.contains(&k) => {
+                let span = value.span();
+                let DeValue::Array(items) = value.into_inner() else {
+                    report(span, format!("`{k}` must be an array of tables: write `[[{k}]]`"));
+                    continue;
+                };
+                for item in items {
+                    let Some(raw) = de_constraint(k, item, &mut report) else {
+                        continue;
+                    };
+                    let id = raw.id().clone();
+                    if let Some(first) = seen_ids.iter().find(|s| s.get_ref() == id.get_ref()) {
+                        let (line, _) = Diagnostic {
+                            file: String::new(),
+                            source: src.text.clone(),
+                            span: first.span(),
+                            message: String::new(),
+                        }
+                        .line_col();
+                        report(
+                            id.span(),
+                            format!(
+                                "duplicate constraint id `{}` (first defined on line {line})",
+                                id.get_ref()
+                            ),
+                        );
+                        continue;
+                    }
+                    seen_ids.push(id);
+                    if let Some(c) = compile(raw, &src.name, &mut report) {
+                        out.constraints.push(c);
+                    }
+                }
+            }
+            other => report(
+                key_span,
+                format!(
+                    "unknown key `{other}`, expected one of `extends`, `settings`, `overrides`, {}",
+                    KINDS
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+        }
+    }
+    out
+}
+
+/// Deserializes one spanned value, returning the error's span and message.
+fn de<T: serde::de::DeserializeOwned>(
+    value: Spanned<DeValue<'_>>,
+) -> Result<T, (Range<usize>, String)> {
+    let span = value.span();
+    T::deserialize(ValueDeserializer::from(value))
+        .map_err(|e| (e.span().unwrap_or(span), e.message().trim().to_string()))
+}
+
+/// The raw entry of any kind.
+#[derive(Debug, Clone)]
+enum RawConstraint {
+    ForcePush(RawForcePush),
+    ProtectedBranch(RawProtectedBranch),
+    Secret(RawSecret),
+    MaxFileSize(RawMaxFileSize),
+    ForbiddenPath(RawForbiddenPath),
+}
+
+/// Applies the same expression to the raw entry of whatever kind.
+macro_rules! each_raw {
+    ($raw:expr, $c:ident => $e:expr) => {
+        match $raw {
+            RawConstraint::ForcePush($c) => $e,
+            RawConstraint::ProtectedBranch($c) => $e,
+            RawConstraint::Secret($c) => $e,
+            RawConstraint::MaxFileSize($c) => $e,
+            RawConstraint::ForbiddenPath($c) => $e,
+        }
+    };
+}
+
+impl RawConstraint {
+    fn id(&self) -> &Spanned<String> {
+        each_raw!(self, c => &c.id)
+    }
+}
+
+fn de_constraint(
+    kind: &str,
+    item: Spanned<DeValue<'_>>,
+    report: &mut impl FnMut(Range<usize>, String),
+) -> Option<RawConstraint> {
+    let result = match kind {
+        "force-push" => de(item).map(RawConstraint::ForcePush),
+        "protected-branch" => de(item).map(RawConstraint::ProtectedBranch),
+        "secret" => de(item).map(RawConstraint::Secret),
+        "max-file-size" => de(item).map(RawConstraint::MaxFileSize),
+        _ => de(item).map(RawConstraint::ForbiddenPath),
+    };
+    result.map_err(|(span, msg)| report(span, msg)).ok()
+}
+
+fn check_overrides(o: &RawOverrides, report: &mut impl FnMut(Range<usize>, String)) {
+    if let Some(ttl) = &o.max_ttl {
+        if let Err(msg) = parse_ttl(ttl.get_ref()) {
+            report(ttl.span(), msg);
+        }
+    }
+    for r in &o.reasons {
+        if !is_kebab(r.get_ref()) {
+            report(r.span(), "reason codes must be kebab-case, like `hotfix` or `false-positive`".into());
+        }
+    }
+}
+
+fn is_kebab(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
+/// Second pass over one entry: compiles regexes and globs and checks values,
+/// reporting every problem at its own span.
+fn compile(
+    raw: RawConstraint,
+    origin: &str,
+    report: &mut impl FnMut(Range<usize>, String),
+) -> Option<Constraint> {
+    let mut ok = true;
+    let mut fail = |span: Range<usize>, msg: String| {
+        ok = false;
+        report(span, msg)
+    };
+    let (id, description, severity, override_mode, max_ttl, approvers) = each_raw!(&raw, c => (
+        c.id.clone(),
+        c.description.clone(),
+        c.severity,
+        c.override_mode.clone(),
+        c.max_ttl.clone(),
+        c.approvers.clone(),
+    ));
+    if !is_kebab(id.get_ref()) {
+        fail(id.span(), format!("constraint id `{}` must be kebab-case, like `no-force-push`", id.get_ref()));
+    }
+    let max_ttl = max_ttl.and_then(|t| match parse_ttl(t.get_ref()) {
+        Ok(d) => Some(d),
+        Err(msg) => {
+            fail(t.span(), msg);
+            None
+        }
+    });
+    let mode_span = override_mode.as_ref().map_or(id.span(), |m| m.span());
+    let override_mode = override_mode.map(Spanned::into_inner).unwrap_or_default();
+    if override_mode == OverrideMode::TwoKey && approvers.is_empty() {
+        fail(
+            mode_span,
+            "a two-key constraint needs `approvers` (principal patterns such as `*@security.example.com`)".into(),
+        );
+    }
+    if override_mode != OverrideMode::TwoKey {
+        if let Some(a) = approvers.first() {
+            fail(a.span(), "`approvers` only applies to `override = \"two-key\"`".into());
+        }
+    }
+    let kind = match &raw {
+        RawConstraint::ForcePush(c) => BranchSet::compile(&c.branches, &mut fail)
+            .map(|branches| Kind::ForcePush { branches }),
+        RawConstraint::ProtectedBranch(c) => {
+            if c.on.get_ref().is_empty() {
+                fail(c.on.span(), "`on` must name at least one of `commit`, `push`, `delete`".into());
+            }
+            BranchSet::compile(&c.branches, &mut fail).map(|branches| Kind::ProtectedBranch {
+                branches,
+                on: c.on.get_ref().clone(),
+            })
+        }
+        RawConstraint::Secret(c) => compile_secret(c, &mut fail).map(|s| Kind::Secret(Box::new(s))),
+        RawConstraint::MaxFileSize(c) => {
+            if *c.bytes.get_ref() == 0 {
+                fail(c.bytes.span(), "`bytes` must be greater than 0".into());
+            }
+            let paths = if c.paths.is_empty() {
+                Some(None)
+            } else {
+                PathSet::compile(&c.paths, &mut fail).map(Some)
+            };
+            paths.map(|paths| Kind::MaxFileSize {
+                bytes: *c.bytes.get_ref(),
+                paths,
+            })
+        }
+        RawConstraint::ForbiddenPath(c) => {
+            if c.paths.get_ref().is_empty() {
+                fail(c.paths.span(), "`paths` must list at least one glob".into());
+            }
+            PathSet::compile(c.paths.get_ref(), &mut fail).map(|paths| Kind::ForbiddenPath { paths })
+        }
+    };
+    let kind = kind?;
+    ok.then(|| Constraint {
+        id: id.into_inner(),
+        description,
+        severity,
+        override_mode,
+        max_ttl,
+        approvers: approvers.into_iter().map(Spanned::into_inner).collect(),
+        kind,
+        origin: origin.to_string(),
+        raw,
+    })
+}
+
+fn compile_regex(s: &Spanned<String>, report: &mut impl FnMut(Range<usize>, String)) -> Option<regex::bytes::Regex> {
+    match regex::bytes::RegexBuilder::new(s.get_ref())
+        .multi_line(true)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+    {
+        Ok(r) => Some(r),
+        Err(regex::Error::CompiledTooBig(limit)) => {
+            report(s.span(), format!("regex is too large once compiled (over {limit} bytes); split it or make it more specific"));
+            None
+        }
+        Err(e) => {
+            // The regex crate's message spans several lines with its own caret;
+            // keep its last line, which says what is wrong.
+            let text = e.to_string();
+            let why = text
+                .lines()
+                .rev()
+                .find(|l| l.starts_with("error:"))
+                .map(|l| l.trim_start_matches("error:").trim().to_string())
+                .unwrap_or(text);
+            report(s.span(), format!("invalid regex: {why}"));
+            None
+        }
+    }
+}
+
+fn compile_secret(c: &RawSecret, fail: &mut impl FnMut(Range<usize>, String)) -> Option<SecretSpec> {
+    let regex = compile_regex(&c.regex, fail);
+    let allow: Vec<_> = c.allow_regex.iter().map(|a| compile_regex(a, fail)).collect();
+    let paths = if c.paths.is_empty() { Some(None) } else { PathSet::compile(&c.paths, fail).map(Some) };
+    let exclude = if c.exclude_paths.is_empty() {
+        Some(None)
+    } else {
+        PathSet::compile(&c.exclude_paths, fail).map(Some)
+    };
+    for k in &c.keywords {
+        if k.get_ref().is_empty() {
+            fail(k.span(), "keywords must not be empty".into());
+        }
+    }
+    if let Some(e) = &c.entropy {
+        if !(0.0..=8.0).contains(e.get_ref()) {
+            fail(e.span(), "`entropy` is in bits per byte, between 0 and 8".into());
+        }
+    }
+    let regex = regex?;
+    let groups = regex.captures_len() - 1;
+    let secret_group = match &c.secret_group {
+        Some(g) if *g.get_ref() > groups => {
+            fail(g.span(), format!("`secret-group` is {} but the regex has {groups} capture group(s)", g.get_ref()));
+            return None;
+        }
+        Some(g) => *g.get_ref(),
+        None => usize::from(groups > 0),
+    };
+    Some(SecretSpec {
+        regex,
+        keywords: c.keywords.iter().map(|k| k.get_ref().to_ascii_lowercase()).collect(),
+        secret_group,
+        entropy: c.entropy.as_ref().map(|e| *e.get_ref()),
+        paths: paths?,
+        exclude_paths: exclude?,
+        allow: allow.into_iter().collect::<Option<Vec<_>>>()?,
+    })
+}
+
+/// Parses `90s`, `30m`, `2h`, `1d`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration `{s}`: write a number and a unit, like `30m`, `2h` or `1d`"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        "d" => n.saturating_mul(86400),
+        _ => return Err(format!("invalid duration `{s}`: the unit must be `s`, `m`, `h` or `d`")),
+    };
+    if secs == 0 {
+        return Err("a duration must be greater than zero".into());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// Parses a token lifetime: a duration of at most 24 hours.
+pub fn parse_ttl(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d > MAX_TTL {
+        return Err(format!("`{s}` is too long: maximum duration is 24 hours"));
+    }
+    Ok(d)
+}
+
+impl Policy {
+    /// The constraint with this id.
+    pub fn constraint(&self, id: &str) -> Option<&Constraint> {
+        self.constraints.iter().find(|c| c.id == id)
+    }
+
+    /// The effective merged policy as TOML, as `tollgate policy show` prints it.
+    pub fn to_toml(&self) -> String {
+        #[derive(Serialize)]
+        #[serde(rename_all = "kebab-case")]
+        struct View<'a> {
+            settings: &'a RawSettings,
+            overrides: &'a RawOverrides,
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            force_push: Vec<&'a RawForcePush>,
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            protected_branch: Vec<&'a RawProtectedBranch>,
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            secret: Vec<&'a RawSecret>,
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            max_file_size: Vec<&'a RawMaxFileSize>,
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            forbidden_path: Vec<&'a RawForbiddenPath>,
+        }
+        let mut view = View {
+            settings: &self.raw_settings,
+            overrides: &self.raw_overrides,
+            force_push: vec![],
+            protected_branch: vec![],
+            secret: vec![],
+            max_file_size: vec![],
+            forbidden_path: vec![],
+        };
+        for c in &self.constraints {
+            match &c.raw {
+                RawConstraint::ForcePush(r) => view.force_push.push(r),
+                RawConstraint::ProtectedBranch(r) => view.protected_branch.push(r),
+                RawConstraint::Secret(r) => view.secret.push(r),
+                RawConstraint::MaxFileSize(r) => view.max_file_size.push(r),
+                RawConstraint::ForbiddenPath(r) => view.forbidden_path.push(r),
+            }
+        }
+        let header = format!("# effective policy, merged from: {}\n", self.sources.join(", "));
+        header + &toml::to_string(&view).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+
+    /// sha256 of the effective policy, recorded in audit records.
+    pub fn digest(&self) -> String {
+        hex(&Sha256::digest(self.to_toml().as_bytes()))
+    }
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[cfg(test)]
+mod tests;
