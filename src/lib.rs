@@ -8,7 +8,9 @@
 
 pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod git;
+pub mod overrides;
 pub mod policy;
 pub mod report;
 pub mod state;

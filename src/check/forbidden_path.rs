@@ -19,6 +19,10 @@ pub fn evaluate(c: &Constraint, paths: &PathSet, change: &ContentChange<'_>, out
             commit: change.commit.map(str::to_string),
             ..Location::default()
         },
-        if change.new_path { "file added at a forbidden path".into() } else { "file changed at a forbidden path".into() },
+        if change.new_path {
+            "file added at a forbidden path".into()
+        } else {
+            "file changed at a forbidden path".into()
+        },
     ));
 }

@@ -4,7 +4,13 @@ use super::{display_path, finding, ContentChange, Findings, Location};
 use crate::policy::{Constraint, PathSet};
 
 /// Adds a finding when the changed blob is larger than the limit.
-pub fn evaluate(c: &Constraint, bytes: u64, paths: Option<&PathSet>, change: &ContentChange<'_>, out: &mut Findings) {
+pub fn evaluate(
+    c: &Constraint,
+    bytes: u64,
+    paths: Option<&PathSet>,
+    change: &ContentChange<'_>,
+    out: &mut Findings,
+) {
     if change.size <= bytes || paths.is_some_and(|p| !p.matches(change.path)) {
         return;
     }

@@ -221,7 +221,12 @@ impl Findings {
 }
 
 /// Builds a finding for constraint `c`; the fingerprint comes from `scope`.
-pub(crate) fn finding(c: &Constraint, scope: &[&[u8]], location: Location, evidence: String) -> Finding {
+pub(crate) fn finding(
+    c: &Constraint,
+    scope: &[&[u8]],
+    location: Location,
+    evidence: String,
+) -> Finding {
     Finding {
         constraint: c.id.clone(),
         kind: c.kind.name().to_string(),

@@ -22,7 +22,11 @@ pub fn evaluate_update(
     if !branches.matches_ref(&update.remote_ref) {
         return;
     }
-    let op = if update.new.is_none() { BranchOp::Delete } else { BranchOp::Push };
+    let op = if update.new.is_none() {
+        BranchOp::Delete
+    } else {
+        BranchOp::Push
+    };
     if !on.contains(&op) {
         return;
     }

@@ -98,7 +98,10 @@ impl<'p> Matcher<'p> {
                 }
                 let ok = *path_ok[i].get_or_insert_with(|| {
                     spec.paths.as_ref().is_none_or(|p| p.matches(change.path))
-                        && !spec.exclude_paths.as_ref().is_some_and(|p| p.matches(change.path))
+                        && !spec
+                            .exclude_paths
+                            .as_ref()
+                            .is_some_and(|p| p.matches(change.path))
                 });
                 if ok {
                     scan(c, spec, change, chunk.first_line, chunk.text, out);
@@ -108,7 +111,14 @@ impl<'p> Matcher<'p> {
     }
 }
 
-fn scan(c: &Constraint, spec: &SecretSpec, change: &ContentChange<'_>, first_line: u32, text: &[u8], out: &mut Findings) {
+fn scan(
+    c: &Constraint,
+    spec: &SecretSpec,
+    change: &ContentChange<'_>,
+    first_line: u32,
+    text: &[u8],
+    out: &mut Findings,
+) {
     let mut line = first_line;
     let mut counted_to = 0;
     for caps in spec.regex.captures_iter(text) {
@@ -119,7 +129,10 @@ fn scan(c: &Constraint, spec: &SecretSpec, change: &ContentChange<'_>, first_lin
         if secret.is_empty() {
             continue;
         }
-        if spec.entropy.is_some_and(|min| shannon_entropy(secret) < min) {
+        if spec
+            .entropy
+            .is_some_and(|min| shannon_entropy(secret) < min)
+        {
             continue;
         }
         if spec.allow.iter().any(|a| a.is_match(secret)) {
@@ -176,7 +189,11 @@ pub fn redact(secret: &[u8]) -> String {
         12..=15 => 2,
         _ => 4,
     };
-    let prefix: String = text.chars().take(show).filter(|c| !c.is_control()).collect();
+    let prefix: String = text
+        .chars()
+        .take(show)
+        .filter(|c| !c.is_control())
+        .collect();
     format!("{prefix}…[redacted]")
 }
 

@@ -48,7 +48,9 @@ pub fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<Outcome> {
     let event = match (&args.range, args.history) {
         (Some(r), _) => {
             let (base, head) = match r.split_once("..") {
-                Some((_, h)) if h.starts_with('.') => anyhow::bail!("symmetric ranges (`A...B`) are not supported; use `A..B`"),
+                Some((_, h)) if h.starts_with('.') => {
+                    anyhow::bail!("symmetric ranges (`A...B`) are not supported; use `A..B`")
+                }
                 Some((b, h)) => (
                     (!b.is_empty()).then_some(b),
                     if h.is_empty() { "HEAD" } else { h },
@@ -70,7 +72,14 @@ pub fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<Outcome> {
             _ => crate::policy::WarningMode::Print,
         },
     };
-    let (outcome, shown) = gate::run(&ctx.printer, &repo, &engine, &event, &ack)?;
+    let (outcome, shown) = gate::run(
+        &ctx.printer,
+        &repo,
+        &engine,
+        &event,
+        &ack,
+        &gate::env_tokens(),
+    )?;
     if args.format == Format::Json {
         let blocked = shown.iter().any(|s| s.finding.severity == Severity::Block);
         let result = match outcome {
@@ -79,7 +88,8 @@ pub fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<Outcome> {
             Outcome::Pass if shown.is_empty() => "pass",
             Outcome::Pass => "warn",
         };
-        ctx.printer.stdout(&CheckReport::new(event.name(), result, &shown).to_json());
+        ctx.printer
+            .stdout(&CheckReport::new(event.name(), result, &shown).to_json());
     } else if outcome == Outcome::Pass && shown.is_empty() {
         ctx.printer.info("tollgate: no findings");
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::check::{Engine, Finding, Findings};
 use crate::git::{PushLine, Repo};
+use crate::overrides::{self, ledger::Ledger, Coverage};
 use crate::policy::{Severity, WarningMode};
 use crate::report::{Printer, Shown};
 
@@ -19,9 +20,15 @@ pub enum Event {
     /// The staged index against `HEAD`.
     Staged,
     /// A push: remote name or URL, and the pre-push lines.
-    Push { remote: String, lines: Vec<PushLine> },
+    Push {
+        remote: String,
+        lines: Vec<PushLine>,
+    },
     /// `base..head` (`base` `None`: all of `head`'s history).
-    Range { base: Option<git2::Oid>, head: git2::Oid },
+    Range {
+        base: Option<git2::Oid>,
+        head: git2::Oid,
+    },
     /// Every commit reachable from any ref.
     History,
 }
@@ -86,12 +93,19 @@ pub fn env_yes() -> bool {
 /// Decides: any blocker stops; otherwise warnings must be acknowledged.
 /// `action` is `commit` or `push`, for the messages.
 pub fn decide(printer: &Printer, shown: &[Shown], ack: &Acknowledge, action: &str) -> Outcome {
-    let blockers: Vec<&Shown> = shown.iter().filter(|s| s.finding.severity == Severity::Block).collect();
+    let blockers: Vec<&Shown> = shown
+        .iter()
+        .filter(|s| s.finding.severity == Severity::Block)
+        .collect();
     let warnings = shown.len() - blockers.len();
     if !blockers.is_empty() {
         let ids: Vec<&str> = blockers.iter().map(|s| s.id.as_str()).collect();
         let overridable = matches!(action, "commit" | "push");
-        let what = if overridable { format!("{action} blocked") } else { format!("{action} check failed") };
+        let what = if overridable {
+            format!("{action} blocked")
+        } else {
+            format!("{action} check failed")
+        };
         printer.error(&format!(
             "{what}: {} blocker{} ({})",
             blockers.len(),
@@ -99,11 +113,17 @@ pub fn decide(printer: &Printer, shown: &[Shown], ack: &Acknowledge, action: &st
             ids.join(", ")
         ));
         if ack.yes {
-            printer.hint("`--yes` and `TOLLGATE_YES` acknowledge warnings only; they never pass a blocker");
+            printer.hint(
+                "`--yes` and `TOLLGATE_YES` acknowledge warnings only; they never pass a blocker",
+            );
         }
         if overridable {
-            printer.hint("fix the change, or if it is intended, request a scoped one-time override:");
-            printer.hint(&format!("    tollgate override {} --reason \"<why>\"", ids[0]));
+            printer
+                .hint("fix the change, or if it is intended, request a scoped one-time override:");
+            printer.hint(&format!(
+                "    tollgate override {} --reason \"<why>\"",
+                ids[0]
+            ));
         }
         return Outcome::Blocked;
     }
@@ -111,7 +131,10 @@ pub fn decide(printer: &Printer, shown: &[Shown], ack: &Acknowledge, action: &st
         return Outcome::Pass;
     }
     if ack.yes {
-        printer.warning(&format!("{warnings} warning{} acknowledged", plural(warnings)));
+        printer.warning(&format!(
+            "{warnings} warning{} acknowledged",
+            plural(warnings)
+        ));
         return Outcome::Pass;
     }
     match Tty::open() {
@@ -120,11 +143,15 @@ pub fn decide(printer: &Printer, shown: &[Shown], ack: &Acknowledge, action: &st
                 "tollgate: {warnings} warning{} above. Proceed with the {action}? [y/N] ",
                 plural(warnings)
             ));
-            let answer = asked.ok().and_then(|_| tty.read_line(Duration::from_secs(300)));
+            let answer = asked
+                .ok()
+                .and_then(|_| tty.read_line(Duration::from_secs(300)));
             if answer.is_some_and(|a| matches!(a.trim(), "y" | "Y" | "yes")) {
                 Outcome::Pass
             } else {
-                printer.error(&format!("{action} stopped: the warnings were not acknowledged"));
+                printer.error(&format!(
+                    "{action} stopped: the warnings were not acknowledged"
+                ));
                 Outcome::Blocked
             }
         }
@@ -148,23 +175,128 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
-/// Evaluates, prints, decides, and remembers a blocked commit or push so
-/// that a later `tollgate override B1` can name its blockers.
+/// Who is acting, for the ledger: git identity and OS user.
+pub fn who(repo: &Repo) -> crate::overrides::ledger::Who {
+    crate::overrides::ledger::Who {
+        name: repo.config_string("user.name").unwrap_or_default(),
+        email: repo.config_string("user.email").unwrap_or_default(),
+        os_user: std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_default(),
+    }
+}
+
+/// What a consumed token was used for, in the ledger's words.
+fn used_for(event: &Event, repo: &Repo) -> String {
+    match event {
+        Event::Push { remote, lines } => format!(
+            "push to `{remote}` of {}",
+            lines
+                .iter()
+                .map(|l| format!("`{}`", l.remote_ref))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ => match repo.commit_target() {
+            Ok(t) => format!(
+                "commit on `{}` (tree {})",
+                t.branch.as_deref().unwrap_or("detached HEAD"),
+                &t.tree[..12]
+            ),
+            Err(_) => "commit".into(),
+        },
+    }
+}
+
+/// Evaluates, applies presented tokens, prints, decides, and remembers a
+/// blocked commit or push so that `tollgate override B1` can name its
+/// blockers. A token is spent only when the operation would otherwise
+/// proceed; the ledger is re-read under its lock at that moment.
 pub fn run(
     printer: &Printer,
     repo: &Repo,
     engine: &Engine<'_>,
     event: &Event,
     ack: &Acknowledge,
+    tokens: &[String],
 ) -> anyhow::Result<(Outcome, Vec<Shown>)> {
+    let now = crate::clock::now();
     let findings = evaluate(repo, engine, event)?;
     let shown = crate::report::number(findings);
-    printer.findings(&shown);
+    let ledger = Ledger::at(&repo.state_dir());
+    let all: Vec<&Finding> = shown.iter().map(|s| &s.finding).collect();
+    let coverage = if tokens.is_empty() {
+        Coverage::default()
+    } else {
+        overrides::match_tokens(&ledger.read()?, tokens, &all, now)
+    };
+    let covered: Vec<(usize, String)> = {
+        let data = if coverage.covered.is_empty() {
+            None
+        } else {
+            Some(ledger.read()?)
+        };
+        coverage
+            .covered
+            .iter()
+            .map(|&(fi, ei)| {
+                (
+                    fi,
+                    data.as_ref()
+                        .map(|d| d.entries[ei].id.clone())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect()
+    };
+    printer.findings(&shown, &covered);
+    for why in &coverage.unused {
+        printer.warning(why);
+    }
+    let remaining: Vec<Shown> = shown
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !covered.iter().any(|(c, _)| c == i))
+        .map(|(_, s)| s.clone())
+        .collect();
     let action = event.name();
-    let outcome = decide(printer, &shown, ack, action);
-    if outcome == Outcome::Blocked && shown.iter().any(|s| s.finding.severity == Severity::Block) {
+    let mut outcome = decide(printer, &remaining, ack, action);
+    if outcome == Outcome::Pass && !covered.is_empty() {
+        let who = who(repo);
+        let used_for = used_for(event, repo);
+        let result = ledger.update(|data| {
+            Ok::<_, anyhow::Error>(overrides::consume(
+                data,
+                tokens,
+                &all,
+                covered.len(),
+                &used_for,
+                &who.to_string(),
+                now,
+            ))
+        })?;
+        match result {
+            Ok(used) => printer.info(&format!(
+                "tollgate: {} override token{} consumed",
+                used.len(),
+                if used.len() == 1 { "" } else { "s" }
+            )),
+            Err(why) => {
+                printer.error(&format!("{action} blocked: {why}"));
+                outcome = Outcome::Blocked;
+            }
+        }
+    }
+    if outcome == Outcome::Blocked
+        && remaining
+            .iter()
+            .any(|s| s.finding.severity == Severity::Block)
+    {
         let (remote, push_lines) = match event {
-            Event::Push { remote, lines } => (Some(remote.clone()), lines.iter().map(PushLine::to_line).collect()),
+            Event::Push { remote, lines } => (
+                Some(remote.clone()),
+                lines.iter().map(PushLine::to_line).collect(),
+            ),
             _ => (None, Vec::new()),
         };
         let last = crate::state::LastRun {
@@ -175,8 +307,17 @@ pub fn run(
             findings: shown.clone(),
         };
         if let Err(e) = last.save(&repo.state_dir()) {
-            printer.warning(&format!("cannot remember this run for `tollgate override`: {e}"));
+            printer.warning(&format!(
+                "cannot remember this run for `tollgate override`: {e}"
+            ));
         }
     }
     Ok((outcome, shown))
+}
+
+/// The hashes of the tokens in `TOLLGATE_TOKEN`.
+pub fn env_tokens() -> Vec<String> {
+    std::env::var("TOLLGATE_TOKEN")
+        .map(|v| overrides::presented_hashes(&v))
+        .unwrap_or_default()
 }

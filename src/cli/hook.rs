@@ -62,11 +62,9 @@ pub fn run(ctx: &Ctx, args: HookArgs) -> anyhow::Result<Outcome> {
         HookName::PostCommit => return Ok(Outcome::Pass),
         HookName::PreCommit => Event::Staged,
         HookName::PrePush => {
-            let remote = args
-                .args
-                .first()
-                .cloned()
-                .ok_or_else(|| anyhow::anyhow!("pre-push needs the remote name as its first argument"))?;
+            let remote = args.args.first().cloned().ok_or_else(|| {
+                anyhow::anyhow!("pre-push needs the remote name as its first argument")
+            })?;
             Event::Push {
                 remote,
                 lines: parse_push_lines(&stdin)?,
@@ -77,36 +75,57 @@ pub fn run(ctx: &Ctx, args: HookArgs) -> anyhow::Result<Outcome> {
         yes: gate::env_yes(),
         mode: policy.warnings,
     };
-    let (outcome, _) = gate::run(&ctx.printer, &repo, &engine, &event, &ack)?;
+    let (outcome, _) = gate::run(
+        &ctx.printer,
+        &repo,
+        &engine,
+        &event,
+        &ack,
+        &gate::env_tokens(),
+    )?;
     Ok(outcome)
 }
 
 /// Runs the hook that was there before tollgate, with the same arguments
 /// and input; its failure blocks.
-fn run_chained(ctx: &Ctx, repo: &Repo, name: HookName, args: &[String], stdin: &[u8]) -> anyhow::Result<Outcome> {
-    let path = repo.hooks_dir()?.join(format!("{}{CHAINED_SUFFIX}", name.as_str()));
+fn run_chained(
+    ctx: &Ctx,
+    repo: &Repo,
+    name: HookName,
+    args: &[String],
+    stdin: &[u8],
+) -> anyhow::Result<Outcome> {
+    let path = repo
+        .hooks_dir()?
+        .join(format!("{}{CHAINED_SUFFIX}", name.as_str()));
     if !path.exists() {
         return Ok(Outcome::Pass);
     }
     let mut child = Command::new(&path)
         .args(args)
-        .stdin(if name == HookName::PrePush { Stdio::piped() } else { Stdio::inherit() })
+        .stdin(if name == HookName::PrePush {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        })
         .spawn()
         .map_err(|e| anyhow::anyhow!("cannot run the chained hook `{}`: {e}", path.display()))?;
     if let Some(mut pipe) = child.stdin.take() {
         // A hook that exits without reading its input is not an error.
         let _ = pipe.write_all(stdin);
     }
-    let status = child
-        .wait()
-        .map_err(|e| anyhow::anyhow!("cannot wait for the chained hook `{}`: {e}", path.display()))?;
+    let status = child.wait().map_err(|e| {
+        anyhow::anyhow!("cannot wait for the chained hook `{}`: {e}", path.display())
+    })?;
     if status.success() {
         Ok(Outcome::Pass)
     } else {
         ctx.printer.error(&format!(
             "the existing `{}` hook (kept by tollgate as `{}`) failed; stopped",
             name.as_str(),
-            path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+            path.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
         ));
         Ok(Outcome::Blocked)
     }

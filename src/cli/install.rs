@@ -39,7 +39,8 @@ fn is_ours(path: &Path) -> bool {
 pub fn install(ctx: &Ctx, _args: InstallArgs) -> anyhow::Result<Outcome> {
     let repo = ctx.repo()?;
     let dir = repo.hooks_dir()?;
-    fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("cannot create `{}`: {e}", dir.display()))?;
+    fs::create_dir_all(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot create `{}`: {e}", dir.display()))?;
     let exe = std::env::current_exe()
         .and_then(|p| p.canonicalize())
         .map_err(|e| anyhow::anyhow!("cannot locate the tollgate binary: {e}"))?;
@@ -55,9 +56,12 @@ pub fn install(ctx: &Ctx, _args: InstallArgs) -> anyhow::Result<Outcome> {
                     chained.display()
                 );
             }
-            fs::rename(&path, &chained)
-                .map_err(|e| anyhow::anyhow!("cannot keep the existing `{}`: {e}", path.display()))?;
-            ctx.printer.info(&format!("kept the existing `{name}` hook; tollgate runs it first"));
+            fs::rename(&path, &chained).map_err(|e| {
+                anyhow::anyhow!("cannot keep the existing `{}`: {e}", path.display())
+            })?;
+            ctx.printer.info(&format!(
+                "kept the existing `{name}` hook; tollgate runs it first"
+            ));
         }
         let text = template.replace("@TOLLGATE_BIN@", &quoted);
         crate::state::write_atomic(&path, text.as_bytes())
@@ -80,16 +84,21 @@ pub fn uninstall(ctx: &Ctx) -> anyhow::Result<Outcome> {
         let chained = dir.join(format!("{name}{CHAINED_SUFFIX}"));
         if path.exists() {
             if !is_ours(&path) {
-                ctx.printer.warning(&format!("`{}` is not tollgate's; left as it is", path.display()));
+                ctx.printer.warning(&format!(
+                    "`{}` is not tollgate's; left as it is",
+                    path.display()
+                ));
                 continue;
             }
-            fs::remove_file(&path).map_err(|e| anyhow::anyhow!("cannot remove `{}`: {e}", path.display()))?;
+            fs::remove_file(&path)
+                .map_err(|e| anyhow::anyhow!("cannot remove `{}`: {e}", path.display()))?;
         }
         if chained.exists() {
             fs::rename(&chained, &path)
                 .map_err(|e| anyhow::anyhow!("cannot restore `{}`: {e}", path.display()))?;
         }
     }
-    ctx.printer.info(&format!("tollgate: hooks removed from `{}`", dir.display()));
+    ctx.printer
+        .info(&format!("tollgate: hooks removed from `{}`", dir.display()));
     Ok(Outcome::Pass)
 }

@@ -5,6 +5,7 @@ mod check;
 mod gate;
 mod hook;
 mod install;
+mod override_cmd;
 mod policy_cmd;
 pub mod tty;
 
@@ -55,6 +56,8 @@ enum Command {
     Install(install::InstallArgs),
     /// Remove tollgate's hooks and restore what was there before
     Uninstall,
+    /// Mint a single-use token for one blocker (after a challenge on the terminal), or manage tokens
+    Override(override_cmd::OverrideArgs),
     /// Run as a git hook (called by the installed hook shims)
     Hook(hook::HookArgs),
 }
@@ -141,6 +144,7 @@ pub fn main() -> ExitCode {
         Command::Policy(cmd) => policy_cmd::run(&ctx, cmd),
         Command::Install(args) => install::install(&ctx, args),
         Command::Uninstall => install::uninstall(&ctx),
+        Command::Override(args) => override_cmd::run(&ctx, args),
         Command::Hook(args) => hook::run(&ctx, args),
     };
     match result {

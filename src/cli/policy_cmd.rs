@@ -22,7 +22,11 @@ pub fn run(ctx: &Ctx, cmd: PolicyCommand) -> anyhow::Result<Outcome> {
             ctx.printer.info(&format!(
                 "policy ok: {} constraint{} from {}",
                 policy.constraints.len(),
-                if policy.constraints.len() == 1 { "" } else { "s" },
+                if policy.constraints.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
                 policy.sources.join(", ")
             ));
         }

@@ -60,7 +60,10 @@ trait Context<T> {
 
 impl<T> Context<T> for Result<T, git2::Error> {
     fn ctx(self, what: impl FnOnce() -> String) -> Result<T, GitError> {
-        self.map_err(|source| GitError::Git2 { what: what(), source })
+        self.map_err(|source| GitError::Git2 {
+            what: what(),
+            source,
+        })
     }
 }
 
@@ -110,7 +113,10 @@ impl Repo {
 
     /// The hooks directory git actually uses (`core.hooksPath`, worktrees).
     pub fn hooks_dir(&self) -> Result<PathBuf, GitError> {
-        let dir = self.workdir().unwrap_or_else(|| self.repo.path()).to_path_buf();
+        let dir = self
+            .workdir()
+            .unwrap_or_else(|| self.repo.path())
+            .to_path_buf();
         let out = git_command(&dir, &["rev-parse", "--git-path", "hooks"])?;
         let p = PathBuf::from(out.trim_end_matches(['\n', '\r']));
         Ok(if p.is_absolute() { p } else { dir.join(p) })
@@ -132,7 +138,10 @@ impl Repo {
 
     /// Where the next commit lands: branch, parent and the staged tree.
     pub fn commit_target(&self) -> Result<CommitTarget, GitError> {
-        let head = self.repo.find_reference("HEAD").ctx(|| "cannot read HEAD".into())?;
+        let head = self
+            .repo
+            .find_reference("HEAD")
+            .ctx(|| "cannot read HEAD".into())?;
         let branch = head
             .symbolic_target()
             .and_then(|t| t.strip_prefix("refs/heads/"))
@@ -151,8 +160,18 @@ impl Repo {
 
     fn head_commit(&self) -> Result<Option<git2::Commit<'_>>, GitError> {
         match self.repo.head() {
-            Ok(h) => h.peel_to_commit().map(Some).ctx(|| "cannot read HEAD's commit".into()),
-            Err(e) if matches!(e.code(), git2::ErrorCode::UnbornBranch | git2::ErrorCode::NotFound) => Ok(None),
+            Ok(h) => h
+                .peel_to_commit()
+                .map(Some)
+                .ctx(|| "cannot read HEAD's commit".into()),
+            Err(e)
+                if matches!(
+                    e.code(),
+                    git2::ErrorCode::UnbornBranch | git2::ErrorCode::NotFound
+                ) =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(GitError::Git2 {
                 what: "cannot read HEAD".into(),
                 source: e,
@@ -182,10 +201,18 @@ impl Repo {
         seen: &mut HashSet<(Vec<u8>, Oid)>,
         f: &mut dyn FnMut(&ContentChange<'_>),
     ) -> Result<(), GitError> {
-        let c = self.repo.find_commit(commit).ctx(|| format!("cannot read commit {commit}"))?;
-        let tree = c.tree().ctx(|| format!("cannot read the tree of {commit}"))?;
+        let c = self
+            .repo
+            .find_commit(commit)
+            .ctx(|| format!("cannot read commit {commit}"))?;
+        let tree = c
+            .tree()
+            .ctx(|| format!("cannot read the tree of {commit}"))?;
         let parent_tree = match c.parents().next() {
-            Some(p) => Some(p.tree().ctx(|| format!("cannot read the parent tree of {commit}"))?),
+            Some(p) => Some(
+                p.tree()
+                    .ctx(|| format!("cannot read the parent tree of {commit}"))?,
+            ),
             None => None,
         };
         let diff = self
@@ -205,11 +232,16 @@ impl Repo {
     ) -> Result<(), GitError> {
         // Exact renames only: a pure rename carries no new content to scan,
         // and exact detection costs no content comparison.
-        diff.find_similar(Some(DiffFindOptions::new().renames(true).exact_match_only(true)))
-            .ctx(|| "cannot detect renames".into())?;
+        diff.find_similar(Some(
+            DiffFindOptions::new().renames(true).exact_match_only(true),
+        ))
+        .ctx(|| "cannot detect renames".into())?;
         for delta in diff.deltas() {
             let status = delta.status();
-            if matches!(status, Delta::Deleted | Delta::Ignored | Delta::Untracked | Delta::Unreadable) {
+            if matches!(
+                status,
+                Delta::Deleted | Delta::Ignored | Delta::Untracked | Delta::Unreadable
+            ) {
                 continue;
             }
             let new = delta.new_file();
@@ -217,14 +249,19 @@ impl Repo {
             if matches!(mode, git2::FileMode::Commit | git2::FileMode::Unreadable) {
                 continue; // submodule
             }
-            let Some(path) = new.path_bytes() else { continue };
+            let Some(path) = new.path_bytes() else {
+                continue;
+            };
             if !seen.insert((path.to_vec(), new.id())) {
                 continue;
             }
-            let blob = self
-                .repo
-                .find_blob(new.id())
-                .ctx(|| format!("cannot read blob {} for `{}`", new.id(), String::from_utf8_lossy(path)))?;
+            let blob = self.repo.find_blob(new.id()).ctx(|| {
+                format!(
+                    "cannot read blob {} for `{}`",
+                    new.id(),
+                    String::from_utf8_lossy(path)
+                )
+            })?;
             let blob_id = new.id().to_string();
             let pure_rename = status == Delta::Renamed && delta.old_file().id() == new.id();
             let new_path = matches!(status, Delta::Added | Delta::Renamed | Delta::Copied);
@@ -241,7 +278,10 @@ impl Repo {
                     text: whole,
                 }]
             } else {
-                let old = self.repo.find_blob(old_id).ctx(|| format!("cannot read blob {old_id}"))?;
+                let old = self
+                    .repo
+                    .find_blob(old_id)
+                    .ctx(|| format!("cannot read blob {old_id}"))?;
                 added_lines(&old, &blob, &mut chunks)?;
                 chunks
                     .iter()
@@ -271,13 +311,19 @@ impl Repo {
         if let Some(b) = base {
             walk.hide(b).ctx(|| format!("cannot hide {b}"))?;
         }
-        walk.collect::<Result<Vec<_>, _>>().ctx(|| "cannot walk history".into())
+        walk.collect::<Result<Vec<_>, _>>()
+            .ctx(|| "cannot walk history".into())
     }
 
     /// Every commit reachable from any ref except notes, oldest first.
     pub fn all_commits(&self) -> Result<Vec<Oid>, GitError> {
         let mut walk = self.walk()?;
-        for r in self.repo.references().ctx(|| "cannot list refs".into())?.flatten() {
+        for r in self
+            .repo
+            .references()
+            .ctx(|| "cannot list refs".into())?
+            .flatten()
+        {
             if r.name().is_some_and(|n| n.starts_with("refs/notes/")) {
                 continue;
             }
@@ -288,7 +334,8 @@ impl Repo {
         if let Ok(Some(h)) = self.head_commit() {
             walk.push(h.id()).ctx(|| "cannot walk history".into())?;
         }
-        walk.collect::<Result<Vec<_>, _>>().ctx(|| "cannot walk history".into())
+        walk.collect::<Result<Vec<_>, _>>()
+            .ctx(|| "cannot walk history".into())
     }
 
     fn walk(&self) -> Result<git2::Revwalk<'_>, GitError> {
@@ -327,22 +374,35 @@ fn diff_options() -> DiffOptions {
 }
 
 /// Collects the runs of added lines of `new` against `old`.
-fn added_lines(old: &git2::Blob<'_>, new: &git2::Blob<'_>, out: &mut Vec<(u32, Vec<u8>)>) -> Result<(), GitError> {
+fn added_lines(
+    old: &git2::Blob<'_>,
+    new: &git2::Blob<'_>,
+    out: &mut Vec<(u32, Vec<u8>)>,
+) -> Result<(), GitError> {
     let mut opts = DiffOptions::new();
     opts.context_lines(0);
-    let patch = Patch::from_blobs(old, None, new, None, Some(&mut opts)).ctx(|| "cannot diff blobs".into())?;
+    let patch = Patch::from_blobs(old, None, new, None, Some(&mut opts))
+        .ctx(|| "cannot diff blobs".into())?;
     for h in 0..patch.num_hunks() {
-        let n = patch.num_lines_in_hunk(h).ctx(|| "cannot read a diff hunk".into())?;
+        let n = patch
+            .num_lines_in_hunk(h)
+            .ctx(|| "cannot read a diff hunk".into())?;
         let mut last: Option<u32> = None;
         for l in 0..n {
-            let line = patch.line_in_hunk(h, l).ctx(|| "cannot read a diff line".into())?;
+            let line = patch
+                .line_in_hunk(h, l)
+                .ctx(|| "cannot read a diff line".into())?;
             if line.origin() != '+' {
                 last = None;
                 continue;
             }
-            let Some(no) = line.new_lineno() else { continue };
+            let Some(no) = line.new_lineno() else {
+                continue;
+            };
             match (last, out.last_mut()) {
-                (Some(prev), Some((_, text))) if prev + 1 == no => text.extend_from_slice(line.content()),
+                (Some(prev), Some((_, text))) if prev + 1 == no => {
+                    text.extend_from_slice(line.content())
+                }
                 _ => out.push((no, line.content().to_vec())),
             }
             last = Some(no);
@@ -411,7 +471,8 @@ impl Repo {
                 continue; // a tag of a tree or blob: no commits
             };
             let mut walk = self.walk()?;
-            walk.push(tip.id()).ctx(|| format!("cannot walk from {new}"))?;
+            walk.push(tip.id())
+                .ctx(|| format!("cannot walk from {new}"))?;
             if let Some(o) = old {
                 if let Ok(obj) = self.repo.find_object(o, None) {
                     if let Ok(c) = obj.peel(ObjectType::Commit) {
@@ -423,7 +484,8 @@ impl Repo {
             // when they reached it.
             let glob = format!("refs/remotes/{remote}/*");
             if git2::Reference::is_valid_name(&format!("refs/remotes/{remote}/x")) {
-                walk.hide_glob(&glob).ctx(|| format!("cannot hide {glob}"))?;
+                walk.hide_glob(&glob)
+                    .ctx(|| format!("cannot hide {glob}"))?;
             }
             for id in walk {
                 let id = id.ctx(|| "cannot walk history".into())?;

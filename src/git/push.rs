@@ -24,7 +24,13 @@ impl PushLine {
     /// The line as git wrote it (for remembering a blocked push).
     pub fn to_line(&self) -> String {
         let sha = |o: Option<Oid>| o.map_or_else(|| "0".repeat(40), |o| o.to_string());
-        format!("{} {} {} {}", self.local_ref, sha(self.local_sha), self.remote_ref, sha(self.remote_sha))
+        format!(
+            "{} {} {} {}",
+            self.local_ref,
+            sha(self.local_sha),
+            self.remote_ref,
+            sha(self.remote_sha)
+        )
     }
 }
 
@@ -43,7 +49,9 @@ pub fn parse_push_lines(input: &[u8]) -> Result<Vec<PushLine>, GitError> {
         let text = std::str::from_utf8(raw).map_err(|_| err("not UTF-8"))?;
         let fields: Vec<&str> = text.split(' ').collect();
         let [local_ref, local_sha, remote_ref, remote_sha] = fields[..] else {
-            return Err(err("expected `<local ref> <local sha> <remote ref> <remote sha>`"));
+            return Err(err(
+                "expected `<local ref> <local sha> <remote ref> <remote sha>`",
+            ));
         };
         if remote_ref.is_empty() || !remote_ref.starts_with("refs/") {
             return Err(err("the remote ref must be a full ref name"));
@@ -88,7 +96,8 @@ mod tests {
 
     #[test]
     fn rejects_malformed_lines_with_their_number() {
-        let input = format!("refs/heads/a {A} refs/heads/a {Z}\nrefs/heads/a nothex refs/heads/a {Z}\n");
+        let input =
+            format!("refs/heads/a {A} refs/heads/a {Z}\nrefs/heads/a nothex refs/heads/a {Z}\n");
         let e = parse_push_lines(input.as_bytes()).unwrap_err().to_string();
         assert!(e.contains("line 2") && e.contains("local sha"), "{e}");
         assert!(parse_push_lines(b"only three fields").is_err());

@@ -35,7 +35,10 @@ fn compile_set<'a>(
                     set.add(g);
                 }
                 Err(e) => {
-                    report(spanned.span(), format!("invalid glob `{}`: {}", spanned.get_ref(), e.kind()));
+                    report(
+                        spanned.span(),
+                        format!("invalid glob `{}`: {}", spanned.get_ref(), e.kind()),
+                    );
                     ok = false;
                     break;
                 }
@@ -70,12 +73,24 @@ impl BranchSet {
         report: &mut impl FnMut(Range<usize>, String),
     ) -> Option<BranchSet> {
         if list.get_ref().is_empty() {
-            report(list.span(), "`branches` must list at least one branch or glob".into());
+            report(
+                list.span(),
+                "`branches` must list at least one branch or glob".into(),
+            );
             return None;
         }
-        let (full, short): (Vec<_>, Vec<_>) = list.get_ref().iter().partition(|p| p.get_ref().starts_with("refs/"));
-        let short = compile_set(short.into_iter().map(|p| (p, vec![p.get_ref().clone()])), report);
-        let full = compile_set(full.into_iter().map(|p| (p, vec![p.get_ref().clone()])), report);
+        let (full, short): (Vec<_>, Vec<_>) = list
+            .get_ref()
+            .iter()
+            .partition(|p| p.get_ref().starts_with("refs/"));
+        let short = compile_set(
+            short.into_iter().map(|p| (p, vec![p.get_ref().clone()])),
+            report,
+        );
+        let full = compile_set(
+            full.into_iter().map(|p| (p, vec![p.get_ref().clone()])),
+            report,
+        );
         Some(BranchSet {
             short: short?,
             full: full?,

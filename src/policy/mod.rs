@@ -21,8 +21,8 @@ use toml::Spanned;
 
 pub use diag::{Diagnostic, Diagnostics};
 pub use glob::{BranchSet, PathSet};
-pub use model::{BranchOp, OverrideMode, Severity, WarningMode};
 use model::*;
+pub use model::{BranchOp, OverrideMode, Severity, WarningMode};
 pub use packs::{builtin_pack, BUILTIN_PACKS};
 
 /// The longest any override token may live, whatever the policy says.
@@ -92,7 +92,10 @@ pub enum Kind {
     /// A non-fast-forward update of a matching branch.
     ForcePush { branches: BranchSet },
     /// A commit, push or deletion of a matching branch.
-    ProtectedBranch { branches: BranchSet, on: Vec<BranchOp> },
+    ProtectedBranch {
+        branches: BranchSet,
+        on: Vec<BranchOp>,
+    },
     /// A secret pattern in added lines.
     Secret(Box<SecretSpec>),
     /// A blob larger than `bytes`.
@@ -151,7 +154,10 @@ const KINDS: [&str; 5] = [
 pub fn load(file: Option<Source>) -> Result<Policy, Diagnostics> {
     let file = match file {
         Some(f) => f,
-        None => Source::new("builtin:recommended", builtin_pack("recommended").unwrap_or_default()),
+        None => Source::new(
+            "builtin:recommended",
+            builtin_pack("recommended").unwrap_or_default(),
+        ),
     };
     let mut loader = Loader::default();
     loader.load_source(&file, 0);
@@ -296,7 +302,10 @@ fn parse_source(src: &Source, diags: &mut Vec<Diagnostic>) -> Parsed {
             k if KINDS.contains(&k) => {
                 let span = value.span();
                 let DeValue::Array(items) = value.into_inner() else {
-                    report(span, format!("`{k}` must be an array of tables: write `[[{k}]]`"));
+                    report(
+                        span,
+                        format!("`{k}` must be an array of tables: write `[[{k}]]`"),
+                    );
                     continue;
                 };
                 for item in items {
@@ -404,7 +413,10 @@ fn check_overrides(o: &RawOverrides, report: &mut impl FnMut(Range<usize>, Strin
     }
     for r in &o.reasons {
         if !is_kebab(r.get_ref()) {
-            report(r.span(), "reason codes must be kebab-case, like `hotfix` or `false-positive`".into());
+            report(
+                r.span(),
+                "reason codes must be kebab-case, like `hotfix` or `false-positive`".into(),
+            );
         }
     }
 }
@@ -440,7 +452,13 @@ fn compile(
         c.approvers.clone(),
     ));
     if !is_kebab(id.get_ref()) {
-        fail(id.span(), format!("constraint id `{}` must be kebab-case, like `no-force-push`", id.get_ref()));
+        fail(
+            id.span(),
+            format!(
+                "constraint id `{}` must be kebab-case, like `no-force-push`",
+                id.get_ref()
+            ),
+        );
     }
     let max_ttl = max_ttl.and_then(|t| match parse_ttl(t.get_ref()) {
         Ok(d) => Some(d),
@@ -459,15 +477,22 @@ fn compile(
     }
     if override_mode != OverrideMode::TwoKey {
         if let Some(a) = approvers.first() {
-            fail(a.span(), "`approvers` only applies to `override = \"two-key\"`".into());
+            fail(
+                a.span(),
+                "`approvers` only applies to `override = \"two-key\"`".into(),
+            );
         }
     }
     let kind = match &raw {
-        RawConstraint::ForcePush(c) => BranchSet::compile(&c.branches, &mut fail)
-            .map(|branches| Kind::ForcePush { branches }),
+        RawConstraint::ForcePush(c) => {
+            BranchSet::compile(&c.branches, &mut fail).map(|branches| Kind::ForcePush { branches })
+        }
         RawConstraint::ProtectedBranch(c) => {
             if c.on.get_ref().is_empty() {
-                fail(c.on.span(), "`on` must name at least one of `commit`, `push`, `delete`".into());
+                fail(
+                    c.on.span(),
+                    "`on` must name at least one of `commit`, `push`, `delete`".into(),
+                );
             }
             BranchSet::compile(&c.branches, &mut fail).map(|branches| Kind::ProtectedBranch {
                 branches,
@@ -493,7 +518,8 @@ fn compile(
             if c.paths.get_ref().is_empty() {
                 fail(c.paths.span(), "`paths` must list at least one glob".into());
             }
-            PathSet::compile(c.paths.get_ref(), &mut fail).map(|paths| Kind::ForbiddenPath { paths })
+            PathSet::compile(c.paths.get_ref(), &mut fail)
+                .map(|paths| Kind::ForbiddenPath { paths })
         }
     };
     let kind = kind?;
@@ -510,7 +536,10 @@ fn compile(
     })
 }
 
-fn compile_regex(s: &Spanned<String>, report: &mut impl FnMut(Range<usize>, String)) -> Option<regex::bytes::Regex> {
+fn compile_regex(
+    s: &Spanned<String>,
+    report: &mut impl FnMut(Range<usize>, String),
+) -> Option<regex::bytes::Regex> {
     match regex::bytes::RegexBuilder::new(s.get_ref())
         .multi_line(true)
         .size_limit(REGEX_SIZE_LIMIT)
@@ -537,10 +566,21 @@ fn compile_regex(s: &Spanned<String>, report: &mut impl FnMut(Range<usize>, Stri
     }
 }
 
-fn compile_secret(c: &RawSecret, fail: &mut impl FnMut(Range<usize>, String)) -> Option<SecretSpec> {
+fn compile_secret(
+    c: &RawSecret,
+    fail: &mut impl FnMut(Range<usize>, String),
+) -> Option<SecretSpec> {
     let regex = compile_regex(&c.regex, fail);
-    let allow: Vec<_> = c.allow_regex.iter().map(|a| compile_regex(a, fail)).collect();
-    let paths = if c.paths.is_empty() { Some(None) } else { PathSet::compile(&c.paths, fail).map(Some) };
+    let allow: Vec<_> = c
+        .allow_regex
+        .iter()
+        .map(|a| compile_regex(a, fail))
+        .collect();
+    let paths = if c.paths.is_empty() {
+        Some(None)
+    } else {
+        PathSet::compile(&c.paths, fail).map(Some)
+    };
     let exclude = if c.exclude_paths.is_empty() {
         Some(None)
     } else {
@@ -553,14 +593,23 @@ fn compile_secret(c: &RawSecret, fail: &mut impl FnMut(Range<usize>, String)) ->
     }
     if let Some(e) = &c.entropy {
         if !(0.0..=8.0).contains(e.get_ref()) {
-            fail(e.span(), "`entropy` is in bits per byte, between 0 and 8".into());
+            fail(
+                e.span(),
+                "`entropy` is in bits per byte, between 0 and 8".into(),
+            );
         }
     }
     let regex = regex?;
     let groups = regex.captures_len() - 1;
     let secret_group = match &c.secret_group {
         Some(g) if *g.get_ref() > groups => {
-            fail(g.span(), format!("`secret-group` is {} but the regex has {groups} capture group(s)", g.get_ref()));
+            fail(
+                g.span(),
+                format!(
+                    "`secret-group` is {} but the regex has {groups} capture group(s)",
+                    g.get_ref()
+                ),
+            );
             return None;
         }
         Some(g) => *g.get_ref(),
@@ -568,7 +617,11 @@ fn compile_secret(c: &RawSecret, fail: &mut impl FnMut(Range<usize>, String)) ->
     };
     Some(SecretSpec {
         regex,
-        keywords: c.keywords.iter().map(|k| k.get_ref().to_ascii_lowercase()).collect(),
+        keywords: c
+            .keywords
+            .iter()
+            .map(|k| k.get_ref().to_ascii_lowercase())
+            .collect(),
         secret_group,
         entropy: c.entropy.as_ref().map(|e| *e.get_ref()),
         paths: paths?,
@@ -582,15 +635,19 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration `{s}`: write a number and a unit, like `30m`, `2h` or `1d`"))?;
+    let n: u64 = num.parse().map_err(|_| {
+        format!("invalid duration `{s}`: write a number and a unit, like `30m`, `2h` or `1d`")
+    })?;
     let secs = match unit {
         "s" => n,
         "m" => n.saturating_mul(60),
         "h" => n.saturating_mul(3600),
         "d" => n.saturating_mul(86400),
-        _ => return Err(format!("invalid duration `{s}`: the unit must be `s`, `m`, `h` or `d`")),
+        _ => {
+            return Err(format!(
+                "invalid duration `{s}`: the unit must be `s`, `m`, `h` or `d`"
+            ))
+        }
     };
     if secs == 0 {
         return Err("a duration must be greater than zero".into());
@@ -649,7 +706,10 @@ impl Policy {
                 RawConstraint::ForbiddenPath(r) => view.forbidden_path.push(r),
             }
         }
-        let header = format!("# effective policy, merged from: {}\n", self.sources.join(", "));
+        let header = format!(
+            "# effective policy, merged from: {}\n",
+            self.sources.join(", ")
+        );
         header + &toml::to_string(&view).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
 
@@ -662,10 +722,12 @@ impl Policy {
 /// Lower-case hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 #[cfg(test)]

@@ -32,7 +32,10 @@ pub struct Summary {
 impl<'a> CheckReport<'a> {
     /// Builds the report for `findings`.
     pub fn new(event: &'a str, result: &'a str, findings: &'a [Shown]) -> Self {
-        let blockers = findings.iter().filter(|s| s.finding.severity == Severity::Block).count();
+        let blockers = findings
+            .iter()
+            .filter(|s| s.finding.severity == Severity::Block)
+            .count();
         CheckReport {
             schema: "tollgate/v1",
             event,
@@ -47,6 +50,7 @@ impl<'a> CheckReport<'a> {
 
     /// Pretty JSON with a trailing newline.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).map_or_else(|e| format!("{{\"error\":\"{e}\"}}\n"), |s| s + "\n")
+        serde_json::to_string_pretty(self)
+            .map_or_else(|e| format!("{{\"error\":\"{e}\"}}\n"), |s| s + "\n")
     }
 }

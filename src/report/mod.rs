@@ -68,10 +68,15 @@ impl Printer {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
             ColorChoice::Auto => {
-                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stderr().is_terminal()
             }
         };
-        Printer { color, quiet, verbose }
+        Printer {
+            color,
+            quiet,
+            verbose,
+        }
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
@@ -126,8 +131,9 @@ impl Printer {
     }
 
     /// Lists findings on stderr; blockers are shown even with `-q`.
-    pub fn findings(&self, shown: &[Shown]) {
-        for s in shown {
+    /// `covered` pairs a finding's index with the token that passes it.
+    pub fn findings(&self, shown: &[Shown], covered: &[(usize, String)]) {
+        for (i, s) in shown.iter().enumerate() {
             let f = &s.finding;
             if self.quiet && f.severity == Severity::Warn {
                 continue;
@@ -149,6 +155,12 @@ impl Printer {
                 f.evidence,
                 &f.fingerprint[..12]
             ));
+            if let Some((_, token)) = covered.iter().find(|(c, _)| *c == i) {
+                self.err_line(&format!(
+                    "    {} by override token {token}",
+                    self.paint("1;32", "passed")
+                ));
+            }
         }
     }
 }
