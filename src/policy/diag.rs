@@ -56,15 +56,15 @@ impl fmt::Display for Diagnostic {
             .chars()
             .count()
             .max(1);
+        // Tabs are kept in the padding so the caret lines up under them.
+        let pad: String = text
+            .chars()
+            .take(col - 1)
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
         writeln!(f, "{:width$} |", "")?;
         writeln!(f, "{line:width$} | {text}")?;
-        write!(
-            f,
-            "{:width$} | {}{}",
-            "",
-            " ".repeat(col - 1),
-            "^".repeat(on_line)
-        )
+        write!(f, "{:width$} | {pad}{}", "", "^".repeat(on_line))
     }
 }
 

@@ -127,12 +127,22 @@ impl PathSet {
         report: &mut impl FnMut(Range<usize>, String),
     ) -> Option<PathSet> {
         let variants = list.iter().map(|p| {
-            let s = p.get_ref().trim_start_matches('/').to_string();
-            let v = if p.get_ref().contains('/') || s.starts_with("**") {
+            let raw = p.get_ref();
+            // `dir/` names a directory: everything below it.
+            let (raw, dir) = match raw.strip_suffix('/') {
+                Some(d) if !d.is_empty() => (d, true),
+                _ => (raw.as_str(), false),
+            };
+            let s = raw.trim_start_matches('/').to_string();
+            let anchored = raw.contains('/') || s.starts_with("**");
+            let mut v = if anchored {
                 vec![s]
             } else {
                 vec![s.clone(), format!("**/{s}")]
             };
+            if dir {
+                v = v.into_iter().map(|g| format!("{g}/**")).collect();
+            }
             (p, v)
         });
         compile_set(variants, report).map(|set| PathSet { set })

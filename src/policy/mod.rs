@@ -260,7 +260,28 @@ impl Loader {
 
 /// Parses one file, pushing every problem into `diags` and keeping every
 /// entry that is valid, so one bad entry never hides another's problems.
-fn parse_source(src: &Source, diags: &mut Vec<Diagnostic>) -> Parsed {
+fn parse_source(src: &Source, all: &mut Vec<Diagnostic>) -> Parsed {
+    let mut diags = Vec::new();
+    let out = parse_entries(src, &mut diags);
+    // Entries are visited kind by kind; report in file order.
+    diags.sort_by_key(|d: &Diagnostic| d.span.start);
+    all.extend(diags);
+    out
+}
+
+/// The `id` of a raw entry, read before the entry is deserialized, so a
+/// duplicate is found even when either entry has other problems.
+fn raw_id(item: &Spanned<DeValue<'_>>) -> Option<Spanned<String>> {
+    let DeValue::Table(t) = item.get_ref() else {
+        return None;
+    };
+    let (_, v) = t.iter().find(|(k, _)| &**k.get_ref() == "id")?;
+    v.get_ref()
+        .as_str()
+        .map(|s| Spanned::new(v.span(), s.to_string()))
+}
+
+fn parse_entries(src: &Source, diags: &mut Vec<Diagnostic>) -> Parsed {
     let mut out = Parsed::default();
     let mut report = |span: Range<usize>, message: String| {
         diags.push(Diagnostic {
@@ -309,10 +330,11 @@ fn parse_source(src: &Source, diags: &mut Vec<Diagnostic>) -> Parsed {
                     continue;
                 };
                 for item in items {
-                    let Some(raw) = de_constraint(k, item, &mut report) else {
+                    let id = raw_id(&item);
+                    let raw = de_constraint(k, item, &mut report);
+                    let Some(id) = id.or_else(|| raw.as_ref().map(|r| r.id().clone())) else {
                         continue;
                     };
-                    let id = raw.id().clone();
                     if let Some(first) = seen_ids.iter().find(|s| s.get_ref() == id.get_ref()) {
                         let (line, _) = Diagnostic {
                             file: String::new(),
@@ -331,6 +353,7 @@ fn parse_source(src: &Source, diags: &mut Vec<Diagnostic>) -> Parsed {
                         continue;
                     }
                     seen_ids.push(id);
+                    let Some(raw) = raw else { continue };
                     if let Some(c) = compile(raw, &src.name, &mut report) {
                         out.constraints.push(c);
                     }
