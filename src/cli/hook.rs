@@ -2,6 +2,7 @@
 //! any error exits non-zero, which stops the commit or push.
 
 use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 
 use clap::{Args, ValueEnum};
@@ -98,7 +99,16 @@ fn run_chained(
     let path = repo
         .hooks_dir()?
         .join(format!("{}{CHAINED_SUFFIX}", name.as_str()));
-    if !path.exists() {
+    // Like git, a hook that is not executable is switched off: it stays so.
+    let executable = std::fs::metadata(&path)
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    if !executable {
+        if path.exists() {
+            ctx.printer.debug(&format!(
+                "`{}` is not executable; git would not run it, so tollgate does not either",
+                path.display()
+            ));
+        }
         return Ok(Outcome::Pass);
     }
     let mut child = Command::new(&path)
