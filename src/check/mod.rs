@@ -244,4 +244,6 @@ pub(crate) fn display_path(path: &[u8]) -> String {
 }
 
 #[cfg(test)]
+mod pack_cases;
+#[cfg(test)]
 pub(crate) mod tests;
