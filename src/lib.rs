@@ -6,6 +6,7 @@
 //! that one blocker). The library holds everything; `main.rs` only parses
 //! arguments and maps errors to exit codes.
 
+pub mod audit;
 pub mod check;
 pub mod cli;
 pub mod clock;

@@ -1,0 +1,139 @@
+//! Audit records: what a consumed override token leaves behind.
+//!
+//! This module owns the record format ([`record`]), its canonical bytes
+//! ([`jcs`], RFC 8785), SSH signatures over them ([`sshsig`], namespace
+//! `tollgate`) and the `allowed_signers` file that says whose signatures
+//! count ([`allowed_signers`]). It does not read or write git notes (that is
+//! `git/`), decide whether a blocker is covered (that is the verifier in the
+//! CLI layer), or print anything.
+
+pub mod allowed_signers;
+pub mod jcs;
+pub mod record;
+pub mod sshsig;
+
+use std::path::PathBuf;
+
+pub use allowed_signers::{AllowedSigners, PatternList, SignerEntry};
+pub use record::{parse_line, parse_note, Approval, AuditRecord, Identity, FORMAT_VERSION};
+pub use sshsig::{
+    sign, sign_in_process, sign_with_ssh_keygen, verify, SigningKey, VerifiedSigner, NAMESPACE,
+};
+
+/// What went wrong with an audit record, a signature or the signer list.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// A record line is not valid JSON.
+    #[error("cannot parse audit record: {source}")]
+    Json {
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A record is JSON but not a valid version-1 record.
+    #[error("invalid audit record: {why}")]
+    InvalidRecord {
+        /// What is wrong.
+        why: String,
+    },
+    /// A record's `v` is not one this tollgate reads.
+    #[error(
+        "unsupported audit record version {found} (this tollgate reads version {FORMAT_VERSION})"
+    )]
+    UnsupportedVersion {
+        /// The version found, as written.
+        found: String,
+    },
+    /// A record line has no (or an empty) `signature`.
+    #[error("audit record has no signature")]
+    MissingSignature,
+    /// A record line parses but is not byte-for-byte its canonical form.
+    #[error("audit record is not in canonical form (RFC 8785); it was altered after signing or written by another tool")]
+    NotCanonical,
+    /// A value cannot be canonicalized (floats and unsafe integers).
+    #[error("cannot canonicalize number `{number}`: audit records hold integers in [-(2^53-1), 2^53-1] only")]
+    Number {
+        /// The number as parsed.
+        number: String,
+    },
+    /// A line of an `allowed_signers` file is invalid.
+    #[error("`{path}` line {line}: {why}")]
+    AllowedSigners {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        why: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("cannot {what} `{path}`: {source}")]
+    Io {
+        /// `read`, `write`, …
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `ssh-keygen` is not on `PATH`.
+    #[error("`ssh-keygen` was not found on PATH")]
+    SshKeygenMissing,
+    /// `ssh-keygen` ran and failed.
+    #[error("`ssh-keygen -Y sign -n tollgate` failed ({status}): {stderr}")]
+    SshKeygen {
+        /// Exit status.
+        status: String,
+        /// What it wrote to stderr (trimmed).
+        stderr: String,
+    },
+    /// A signing key cannot be used.
+    #[error("cannot use signing key `{key}`: {why}")]
+    SigningKey {
+        /// The key path or literal (public material only).
+        key: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// A signature is not a well-formed SSHSIG blob.
+    #[error("malformed signature: {why}")]
+    MalformedSignature {
+        /// What is wrong.
+        why: String,
+    },
+    /// A signature was made for another namespace (`git`, `file`, …).
+    #[error("signature namespace is `{found}`, expected `tollgate`")]
+    WrongNamespace {
+        /// The namespace in the signature.
+        found: String,
+    },
+    /// The signature does not match the message and key.
+    #[error("signature by `{key_fingerprint}` does not verify: the signed bytes were changed or the signature is forged")]
+    BadSignature {
+        /// `SHA256:…` of the key in the signature.
+        key_fingerprint: String,
+    },
+    /// The signing key is valid but not allowed to sign for this principal.
+    #[error(
+        "key `{key_fingerprint}` is not an allowed signer for `{principal}` in `{path}`: {why}"
+    )]
+    SignerNotAllowed {
+        /// `SHA256:…` of the key in the signature.
+        key_fingerprint: String,
+        /// The principal that was required.
+        principal: String,
+        /// The `allowed_signers` file.
+        path: PathBuf,
+        /// Why each candidate line was refused.
+        why: String,
+    },
+    /// The key in the signature is not the one the record names.
+    #[error("audit record names key `{named}` but was signed by `{signed_by}`")]
+    KeyMismatch {
+        /// `requester.key_fingerprint` in the record.
+        named: String,
+        /// `SHA256:…` of the key in the signature.
+        signed_by: String,
+    },
+}
