@@ -100,8 +100,8 @@ fn run_chained(
         .hooks_dir()?
         .join(format!("{}{CHAINED_SUFFIX}", name.as_str()));
     // Like git, a hook that is not executable is switched off: it stays so.
-    let executable = std::fs::metadata(&path)
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    let executable =
+        std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
     if !executable {
         if path.exists() {
             ctx.printer.debug(&format!(
