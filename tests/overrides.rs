@@ -55,6 +55,10 @@ fn override_in_pty(
         !stdout.contains(&code) && !stderr.contains(&code),
         "challenge code leaked:\n{stdout}\n{stderr}"
     );
+    assert!(
+        !contains(&repo.state_bytes(), &code),
+        "challenge code stored under the git dir"
+    );
     (status, stdout, stderr, screen)
 }
 
@@ -393,4 +397,28 @@ fn a_corrupt_ledger_blocks_and_is_kept() {
         b"{\"schema\": \"tollgate/ledger/v1\", \"entries\": ["
     );
     assert!(repo.head().is_none());
+}
+
+#[test]
+fn reason_codes_are_required_when_the_policy_lists_them() {
+    let repo = Repo::installed();
+    repo.policy(
+        "extends = [\"builtin:recommended\"]\n[overrides]\nreasons = [\"hotfix\", \"false-positive\"]\n",
+    );
+    staged_secret(&repo, "cfg.py");
+    repo.git(&["commit", "-qm", "x"]).code(1);
+    repo.tollgate(&["override", "B1", "--reason", "r"])
+        .code(1)
+        .stderr_has("the policy requires a reason code: `--code <hotfix|false-positive>`");
+    repo.tollgate(&["override", "B1", "--reason", "r", "--code", "because"])
+        .code(1)
+        .stderr_has("reason code `because` is not one of the policy's");
+    let token = mint(&repo, "B1", &["--code", "false-positive"], &[]);
+    let list = repo.tollgate(&["override", "list", "--active", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&list.out()).unwrap();
+    assert_eq!(v[0]["code"], "false-positive");
+    assert_eq!(v[0]["state"], "ACTIVE");
+    assert!(v[0]["id"].as_str().unwrap().starts_with("tok_"));
+    assert!(v[0]["expires"].is_string() && v[0]["fingerprint"].is_string());
+    assert!(!list.out().contains(&token));
 }
