@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::{AddedChunk, ContentChange, Engine, Findings};
+use super::{AddedChunk, ContentChange, Engine, Finding, Findings};
 use crate::policy::{self, Kind, Policy, Source};
 
 #[derive(Deserialize)]
@@ -37,8 +37,8 @@ fn recommended() -> Policy {
     .expect("the pack loads")
 }
 
-/// Constraint ids found when `text` is added as a new file at `path`.
-fn found(engine: &Engine<'_>, path: &str, text: &str) -> Vec<String> {
+/// The findings when `text` is added as a new file at `path`.
+fn scan(engine: &Engine<'_>, path: &str, text: &str) -> Vec<Finding> {
     let mut out = Findings::default();
     let added = [AddedChunk {
         first_line: 1,
@@ -55,7 +55,15 @@ fn found(engine: &Engine<'_>, path: &str, text: &str) -> Vec<String> {
         },
         &mut out,
     );
-    out.into_vec().into_iter().map(|f| f.constraint).collect()
+    out.into_vec()
+}
+
+/// Constraint ids found when `text` is added as a new file at `path`.
+fn found(engine: &Engine<'_>, path: &str, text: &str) -> Vec<String> {
+    scan(engine, path, text)
+        .into_iter()
+        .map(|f| f.constraint)
+        .collect()
 }
 
 #[test]
@@ -119,23 +127,7 @@ fn evidence_never_holds_a_whole_positive_secret() {
     let p = recommended();
     let engine = Engine::new(&p);
     for c in cases() {
-        let mut out = Findings::default();
-        let added = [AddedChunk {
-            first_line: 1,
-            text: c.positive.as_bytes(),
-        }];
-        engine.check_content(
-            &ContentChange {
-                path: c.positive_path.as_bytes(),
-                blob: "0000000000000000000000000000000000000000",
-                size: 0,
-                commit: None,
-                new_path: true,
-                added: &added,
-            },
-            &mut out,
-        );
-        for f in out.into_vec() {
+        for f in scan(&engine, &c.positive_path, &c.positive) {
             let shown = f.evidence.trim_end_matches("…[redacted]");
             assert!(
                 shown.chars().count() <= 4,

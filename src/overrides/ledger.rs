@@ -354,10 +354,12 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<LedgerData, LedgerError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn entry(id: &str, expires: DateTime<Utc>) -> Entry {
+    /// An ACTIVE test entry that expires at `expires` (shared with the
+    /// sibling modules' tests).
+    pub(crate) fn entry(id: &str, expires: DateTime<Utc>) -> Entry {
         Entry {
             id: id.into(),
             token_sha256: Some(format!("hash-{id}")),

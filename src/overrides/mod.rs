@@ -120,7 +120,6 @@ pub fn presented_hashes(value: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::ledger::{Entry, Who};
     use super::*;
     use crate::check::Location;
     use crate::policy::{OverrideMode, Severity};
@@ -138,32 +137,12 @@ mod tests {
     }
 
     fn ledger_with(token: &str, fp: &str, now: DateTime<Utc>) -> LedgerData {
-        let mut d = LedgerData::default();
         let hash = token_hash(token);
-        d.add(
-            Entry {
-                id: token_id(&hash),
-                token_sha256: Some(hash),
-                state: State::Active,
-                fingerprint: fp.into(),
-                constraint: "c".into(),
-                kind: "secret".into(),
-                severity: Severity::Block,
-                location: Location::default(),
-                event: "commit".into(),
-                reason: "r".into(),
-                code: None,
-                who: Who::default(),
-                method: "challenge".into(),
-                minted: now,
-                expires: now + chrono::Duration::hours(1),
-                used_at: None,
-                used_for: None,
-            },
-            "me",
-            "minted",
-            now,
-        );
+        let mut e = super::ledger::tests::entry(&token_id(&hash), now + chrono::Duration::hours(1));
+        e.token_sha256 = Some(hash);
+        e.fingerprint = fp.into();
+        let mut d = LedgerData::default();
+        d.add(e, "me", "minted", now);
         d
     }
 
