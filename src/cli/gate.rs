@@ -225,29 +225,20 @@ pub fn run(
     let shown = crate::report::number(findings);
     let ledger = Ledger::at(&repo.state_dir());
     let all: Vec<&Finding> = shown.iter().map(|s| &s.finding).collect();
+    // The ledger is read only when tokens are presented, and once.
+    let covered: Vec<(usize, String)>;
     let coverage = if tokens.is_empty() {
+        covered = Vec::new();
         Coverage::default()
     } else {
-        overrides::match_tokens(&ledger.read()?, tokens, &all, now)
-    };
-    let covered: Vec<(usize, String)> = {
-        let data = if coverage.covered.is_empty() {
-            None
-        } else {
-            Some(ledger.read()?)
-        };
-        coverage
+        let data = ledger.read()?;
+        let c = overrides::match_tokens(&data, tokens, &all, now);
+        covered = c
             .covered
             .iter()
-            .map(|&(fi, ei)| {
-                (
-                    fi,
-                    data.as_ref()
-                        .map(|d| d.entries[ei].id.clone())
-                        .unwrap_or_default(),
-                )
-            })
-            .collect()
+            .map(|&(fi, ei)| (fi, data.entries[ei].id.clone()))
+            .collect();
+        c
     };
     printer.findings(&shown, &covered);
     for why in &coverage.unused {
