@@ -7,109 +7,38 @@
 //! message change is a visible diff. Every valid fixture must pass, and
 //! `policy show` must print a policy that loads again.
 
-use std::path::{Path, PathBuf};
-use std::process::Command as StdCommand;
+mod common;
 
-use assert_cmd::Command;
-use assert_fs::TempDir;
+use std::path::{Path, PathBuf};
+
+use common::Repo;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/policies")
 }
 
-/// A fresh `git init` repository in a temporary folder, with `HOME` beside it.
-struct TempRepo {
-    tmp: TempDir,
+/// `tollgate --color never ARGS…` in the repository.
+fn tollgate(repo: &Repo, args: &[&str]) -> common::Run {
+    let mut all = vec!["--color", "never"];
+    all.extend_from_slice(args);
+    repo.tollgate(&all)
 }
 
-impl TempRepo {
-    fn new() -> TempRepo {
-        let tmp = TempDir::new().expect("temp dir");
-        std::fs::create_dir(tmp.path().join("home")).expect("home");
-        std::fs::create_dir(tmp.path().join("repo")).expect("repo");
-        let repo = TempRepo { tmp };
-        let status = repo
-            .hermetic(StdCommand::new("git"))
-            .args(["init", "--quiet", "--initial-branch=main", "."])
-            .status()
-            .expect("run git init");
-        assert!(status.success(), "git init failed");
-        repo
-    }
-
-    fn dir(&self) -> PathBuf {
-        self.tmp.path().join("repo")
-    }
-
-    /// Clears the environment (no inherited `GIT_DIR`, `GIT_INDEX_FILE`,
-    /// `TOLLGATE_POLICY`, user or system git config).
-    fn hermetic<C: EnvCommand>(&self, mut cmd: C) -> C {
-        cmd.env_clear_()
-            .env_("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env_("HOME", self.tmp.path().join("home"))
-            .env_("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env_("GIT_CONFIG_SYSTEM", "/dev/null")
-            .env_("GIT_CONFIG_NOSYSTEM", "1")
-            .env_("LC_ALL", "C")
-            .current_dir_(self.dir());
-        cmd
-    }
-
-    /// `tollgate --color never ARGS…` in the repository.
-    fn tollgate(&self, args: &[&str]) -> std::process::Output {
-        let mut cmd = self.hermetic(Command::cargo_bin("tollgate").expect("binary"));
-        cmd.args(["--color", "never"]).args(args);
-        cmd.output().expect("run tollgate")
-    }
-
-    /// Copies a fixture to `.tollgate.toml` at the repository root.
-    fn install_policy(&self, fixture: &Path) {
-        std::fs::copy(fixture, self.dir().join(".tollgate.toml")).expect("copy fixture");
-    }
-
-    /// Insta filters that replace this repository's temporary paths.
-    fn filters(&self) -> Vec<(String, &'static str)> {
-        let mut paths = vec![self.tmp.path().to_path_buf()];
-        if let Ok(c) = self.tmp.path().canonicalize() {
-            paths.push(c);
-        }
-        paths
-            .iter()
-            .map(|p| (regex::escape(&p.display().to_string()), "[TMP]"))
-            .collect()
-    }
+/// Copies a fixture to `.tollgate.toml` at the repository root.
+fn install_policy(repo: &Repo, fixture: &Path) {
+    std::fs::copy(fixture, repo.root.join(".tollgate.toml")).expect("copy fixture");
 }
 
-/// The few builder methods shared by `std::process::Command` and
-/// `assert_cmd::Command`, so that both get the same hermetic environment.
-trait EnvCommand {
-    fn env_clear_(&mut self) -> &mut Self;
-    fn env_(&mut self, k: &str, v: impl AsRef<std::ffi::OsStr>) -> &mut Self;
-    fn current_dir_(&mut self, d: PathBuf) -> &mut Self;
-}
-
-impl EnvCommand for StdCommand {
-    fn env_clear_(&mut self) -> &mut Self {
-        self.env_clear()
+/// Insta filters that replace this repository's temporary paths.
+fn filters(repo: &Repo) -> Vec<(String, &'static str)> {
+    let mut paths = vec![repo.tmp.path().to_path_buf()];
+    if let Ok(c) = repo.tmp.path().canonicalize() {
+        paths.push(c);
     }
-    fn env_(&mut self, k: &str, v: impl AsRef<std::ffi::OsStr>) -> &mut Self {
-        self.env(k, v)
-    }
-    fn current_dir_(&mut self, d: PathBuf) -> &mut Self {
-        self.current_dir(d)
-    }
-}
-
-impl EnvCommand for Command {
-    fn env_clear_(&mut self) -> &mut Self {
-        self.env_clear()
-    }
-    fn env_(&mut self, k: &str, v: impl AsRef<std::ffi::OsStr>) -> &mut Self {
-        self.env(k, v)
-    }
-    fn current_dir_(&mut self, d: PathBuf) -> &mut Self {
-        self.current_dir(d)
-    }
+    paths
+        .iter()
+        .map(|p| (regex::escape(&p.display().to_string()), "[TMP]"))
+        .collect()
 }
 
 /// The `line:column` of every `--> .tollgate.toml:L:C` in `stderr`.
@@ -125,11 +54,14 @@ fn locations(stderr: &str) -> Vec<String> {
 /// expected `line:column`, each with a caret, `message` among them, and a
 /// snapshot of the whole stderr.
 fn check_invalid(name: &str, expected: &[&str], message: &str) {
-    let repo = TempRepo::new();
-    repo.install_policy(&fixtures().join("invalid").join(format!("{name}.toml")));
-    let out = repo.tollgate(&["policy", "check"]);
+    let repo = Repo::new();
+    install_policy(
+        &repo,
+        &fixtures().join("invalid").join(format!("{name}.toml")),
+    );
+    let out = tollgate(&repo, &["policy", "check"]);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(2), "{name}: exit code\n{stderr}");
+    assert_eq!(out.code, Some(2), "{name}: exit code\n{stderr}");
     assert!(out.stdout.is_empty(), "{name}: nothing on stdout");
     assert_eq!(
         locations(&stderr),
@@ -158,7 +90,7 @@ fn check_invalid(name: &str, expected: &[&str], message: &str) {
         stderr.contains(&summary),
         "{name}: expected `{summary}` in\n{stderr}"
     );
-    let filters = repo.filters();
+    let filters = filters(&repo);
     let filters: Vec<(&str, &str)> = filters.iter().map(|(a, b)| (a.as_str(), *b)).collect();
     insta::with_settings!({ filters => filters }, {
         insta::assert_snapshot!(name, stderr);
@@ -255,11 +187,14 @@ fn valid_fixtures_pass_policy_check() {
     let names = fixture_names("valid");
     assert!(names.len() >= 2, "expected valid fixtures, found {names:?}");
     for name in names {
-        let repo = TempRepo::new();
-        repo.install_policy(&fixtures().join("valid").join(format!("{name}.toml")));
-        let out = repo.tollgate(&["policy", "check"]);
+        let repo = Repo::new();
+        install_policy(
+            &repo,
+            &fixtures().join("valid").join(format!("{name}.toml")),
+        );
+        let out = tollgate(&repo, &["policy", "check"]);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(0), "{name}: {stderr}");
+        assert_eq!(out.code, Some(0), "{name}: {stderr}");
         assert!(stderr.contains("policy ok:"), "{name}: {stderr}");
         assert!(stderr.contains(".tollgate.toml"), "{name}: {stderr}");
     }
@@ -267,11 +202,14 @@ fn valid_fixtures_pass_policy_check() {
 
 #[test]
 fn extending_a_pack_lists_both_sources() {
-    let repo = TempRepo::new();
-    repo.install_policy(&fixtures().join("valid/extends-recommended-replace.toml"));
-    let out = repo.tollgate(&["policy", "check"]);
+    let repo = Repo::new();
+    install_policy(
+        &repo,
+        &fixtures().join("valid/extends-recommended-replace.toml"),
+    );
+    let out = tollgate(&repo, &["policy", "check"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(out.code, Some(0), "{stderr}");
     assert!(
         stderr.contains("from builtin:recommended, .tollgate.toml"),
         "{stderr}"
@@ -280,19 +218,19 @@ fn extending_a_pack_lists_both_sources() {
 
 #[test]
 fn no_policy_file_checks_the_recommended_pack() {
-    let repo = TempRepo::new();
-    let out = repo.tollgate(&["policy", "check"]);
+    let repo = Repo::new();
+    let out = tollgate(&repo, &["policy", "check"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(out.code, Some(0), "{stderr}");
     assert!(stderr.contains("from builtin:recommended"), "{stderr}");
 }
 
 /// `policy show` of the repository's policy, then `policy check --policy`
 /// of that output; returns both `show` outputs without their header lines.
-fn show_round_trip(repo: &TempRepo) -> (String, String) {
-    let shown = repo.tollgate(&["policy", "show"]);
+fn show_round_trip(repo: &Repo) -> (String, String) {
+    let shown = tollgate(repo, &["policy", "show"]);
     assert_eq!(
-        shown.status.code(),
+        shown.code,
         Some(0),
         "{}",
         String::from_utf8_lossy(&shown.stderr)
@@ -302,19 +240,15 @@ fn show_round_trip(repo: &TempRepo) -> (String, String) {
         text.starts_with("# effective policy, merged from: "),
         "{text}"
     );
-    std::fs::write(repo.dir().join("shown.toml"), &text).expect("write shown.toml");
+    std::fs::write(repo.root.join("shown.toml"), &text).expect("write shown.toml");
 
-    let check = repo.tollgate(&["policy", "check", "--policy", "shown.toml"]);
+    let check = tollgate(repo, &["policy", "check", "--policy", "shown.toml"]);
     let stderr = String::from_utf8_lossy(&check.stderr);
-    assert_eq!(
-        check.status.code(),
-        Some(0),
-        "{stderr}\n--- shown.toml:\n{text}"
-    );
+    assert_eq!(check.code, Some(0), "{stderr}\n--- shown.toml:\n{text}");
     assert!(stderr.contains("from shown.toml"), "{stderr}");
 
-    let again = repo.tollgate(&["policy", "show", "--policy", "shown.toml"]);
-    assert_eq!(again.status.code(), Some(0));
+    let again = tollgate(repo, &["policy", "show", "--policy", "shown.toml"]);
+    assert_eq!(again.code, Some(0));
     let again = String::from_utf8(again.stdout).expect("utf-8");
     let body = |s: &str| {
         s.split_once('\n')
@@ -327,8 +261,11 @@ fn show_round_trip(repo: &TempRepo) -> (String, String) {
 #[test]
 fn policy_show_reloads_for_every_valid_fixture() {
     for name in fixture_names("valid") {
-        let repo = TempRepo::new();
-        repo.install_policy(&fixtures().join("valid").join(format!("{name}.toml")));
+        let repo = Repo::new();
+        install_policy(
+            &repo,
+            &fixtures().join("valid").join(format!("{name}.toml")),
+        );
         let (first, second) = show_round_trip(&repo);
         // Showing the shown policy changes nothing but the header.
         assert_eq!(first, second, "{name}");
@@ -337,7 +274,7 @@ fn policy_show_reloads_for_every_valid_fixture() {
 
 #[test]
 fn policy_show_reloads_for_the_recommended_pack() {
-    let repo = TempRepo::new();
+    let repo = Repo::new();
     let (first, second) = show_round_trip(&repo);
     assert_eq!(first, second);
     assert!(
@@ -348,8 +285,11 @@ fn policy_show_reloads_for_the_recommended_pack() {
 
 #[test]
 fn policy_show_keeps_the_replacement_not_the_pack_constraint() {
-    let repo = TempRepo::new();
-    repo.install_policy(&fixtures().join("valid/extends-recommended-replace.toml"));
+    let repo = Repo::new();
+    install_policy(
+        &repo,
+        &fixtures().join("valid/extends-recommended-replace.toml"),
+    );
     let (shown, _) = show_round_trip(&repo);
     assert_eq!(
         shown.matches("id = \"no-force-push-protected\"").count(),

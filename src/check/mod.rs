@@ -178,6 +178,14 @@ impl<'p> Engine<'p> {
         }
     }
 
+    /// Whether any constraint judges where a local commit lands; when none
+    /// does, the caller need not compute the staged tree at all.
+    pub fn needs_commit_target(&self) -> bool {
+        self.policy.constraints.iter().any(|c| {
+            matches!(&c.kind, Kind::ProtectedBranch { on, .. } if on.contains(&crate::policy::BranchOp::Commit))
+        })
+    }
+
     /// Checks where a local commit is about to land: protected branches.
     pub fn check_commit_target(&self, target: &CommitTarget, out: &mut Findings) {
         for c in &self.policy.constraints {

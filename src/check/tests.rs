@@ -703,3 +703,21 @@ fn one_change_can_fail_several_kinds() {
     ids.sort_unstable();
     assert_eq!(ids, ["f", "m", "s"]);
 }
+
+#[test]
+fn the_commit_target_is_needed_only_for_commit_constraints() {
+    let load =
+        |text: &str| crate::policy::load(Some(crate::policy::Source::new("t.toml", text))).unwrap();
+    let commit = load(
+        "[[protected-branch]]\nid = \"c\"\nbranches = [\"main\"]\non = [\"push\", \"commit\"]\n",
+    );
+    assert!(Engine::new(&commit).needs_commit_target());
+    let push = load(
+        "[[protected-branch]]\nid = \"p\"\nbranches = [\"main\"]\non = [\"push\", \"delete\"]\n",
+    );
+    assert!(!Engine::new(&push).needs_commit_target());
+    let recommended = crate::policy::load(None).unwrap();
+    assert!(!Engine::new(&recommended).needs_commit_target());
+    let strict = load("extends = [\"builtin:strict\"]\n");
+    assert!(Engine::new(&strict).needs_commit_target());
+}

@@ -51,7 +51,9 @@ pub fn evaluate(repo: &Repo, engine: &Engine<'_>, event: &Event) -> anyhow::Resu
     let mut seen = HashSet::new();
     match event {
         Event::Staged => {
-            engine.check_commit_target(&repo.commit_target()?, &mut out);
+            if engine.needs_commit_target() {
+                engine.check_commit_target(&repo.commit_target()?, &mut out);
+            }
             repo.staged_changes(&mut |c| engine.check_content(c, &mut out))?;
         }
         Event::Push { remote, lines } => {

@@ -96,9 +96,13 @@ fn run_chained(
     args: &[String],
     stdin: &[u8],
 ) -> anyhow::Result<Outcome> {
-    let path = repo
-        .hooks_dir()?
-        .join(format!("{}{CHAINED_SUFFIX}", name.as_str()));
+    // The shim says where it lives, which spares a `git rev-parse` on
+    // every hook run; asking git is the fallback.
+    let dir = match std::env::var_os("TOLLGATE_HOOKS_DIR") {
+        Some(d) if !d.is_empty() => std::path::PathBuf::from(d),
+        _ => repo.hooks_dir()?,
+    };
+    let path = dir.join(format!("{}{CHAINED_SUFFIX}", name.as_str()));
     // Like git, a hook that is not executable is switched off: it stays so.
     let executable =
         std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
