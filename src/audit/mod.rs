@@ -8,6 +8,7 @@
 //! CLI layer), or print anything.
 
 pub mod allowed_signers;
+pub mod config;
 pub mod jcs;
 pub mod record;
 pub mod sshsig;
@@ -15,6 +16,7 @@ pub mod sshsig;
 use std::path::PathBuf;
 
 pub use allowed_signers::{AllowedSigners, PatternList, SignerEntry};
+pub use config::{signing_key, KeySource};
 pub use record::{parse_line, parse_note, Approval, AuditRecord, Identity, FORMAT_VERSION};
 pub use sshsig::{
     sign, sign_in_process, sign_with_ssh_keygen, verify, SigningKey, VerifiedSigner, NAMESPACE,
@@ -76,6 +78,12 @@ pub enum AuditError {
         /// The cause.
         #[source]
         source: std::io::Error,
+    },
+    /// No SSH signing key is configured.
+    #[error("no SSH signing key is configured ({why}); overrides are only consumed with a signed audit record. Configure one with `git config tollgate.signingKey ~/.ssh/id_ed25519.pub` (or `git config gpg.format ssh` and `git config user.signingkey …`), and add its public key to `.tollgate/allowed_signers`")]
+    NoSigningKey {
+        /// What is set and what is missing.
+        why: String,
     },
     /// `ssh-keygen` is not on `PATH`.
     #[error("`ssh-keygen` was not found on PATH")]
