@@ -85,6 +85,7 @@ fn staged_secret(repo: &Repo, file: &str) {
 #[test]
 fn a_minted_token_passes_its_blocker_once() {
     let repo = Repo::installed();
+    repo.signing_key("author");
     staged_secret(&repo, "cfg.py");
     repo.git(&["commit", "-qm", "secret"])
         .code(1)
@@ -99,7 +100,19 @@ fn a_minted_token_passes_its_blocker_once() {
         .stderr_has("passed by override token tok_")
         .never_shows(&token)
         .never_shows(AWS_KEY);
-    assert!(repo.head().is_some());
+    let head = repo.head().expect("the commit was made");
+    // post-commit wrote the signed record onto the new commit.
+    let records = repo.records(&head);
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert!(records[0].contains("\"constraint\":\"aws-access-key-id\""));
+    assert!(records[0].contains(&format!("\"commit\":\"{head}\"")));
+    assert!(!records[0].contains(AWS_KEY) && !records[0].contains(&token));
+    assert!(!repo
+        .git_dir()
+        .join("tollgate/pending")
+        .read_dir()
+        .unwrap()
+        .any(|_| true));
 
     // Same blocker again (same path and secret): the used token no longer passes.
     repo.write("cfg.py", format!("key = \"{AWS_KEY}\"\nmore = 1\n"));
@@ -123,6 +136,7 @@ fn a_minted_token_passes_its_blocker_once() {
 #[test]
 fn a_token_for_b1_does_not_pass_b2_and_is_not_spent() {
     let repo = Repo::installed();
+    repo.signing_key("author");
     staged_secret(&repo, "a.py");
     staged_secret(&repo, "b.py");
     repo.git(&["commit", "-qm", "two"])
@@ -151,6 +165,7 @@ fn a_token_for_b1_does_not_pass_b2_and_is_not_spent() {
 #[test]
 fn expiry_is_enforced_with_the_injected_clock() {
     let repo = Repo::installed();
+    repo.signing_key("author");
     staged_secret(&repo, "cfg.py");
     repo.git_env(&["commit", "-qm", "x"], &[("TOLLGATE_TEST_NOW", T0)])
         .code(1);
@@ -304,6 +319,7 @@ fn three_wrong_codes_deny_and_mint_nothing() {
 #[test]
 fn a_force_push_to_main_passes_with_a_token() {
     let repo = Repo::installed().with_remote();
+    repo.signing_key("author");
     repo.write("a.txt", "one\n");
     repo.commit_all("one");
     repo.git(&["push", "-q", "origin", "main"]).success();
@@ -343,11 +359,55 @@ fn a_force_push_to_main_passes_with_a_token() {
     .success()
     .never_shows(&token);
     assert_eq!(repo.remote_ref("main"), repo.head());
+    // The record is on the pushed tip, and reached the remote first.
+    let head = repo.head().unwrap();
+    assert_eq!(repo.records(&head).len(), 1);
+    let remote = repo.remote.as_ref().unwrap().to_str().unwrap();
+    repo.git(&[
+        "--git-dir",
+        remote,
+        "notes",
+        "--ref=refs/notes/tollgate",
+        "show",
+        &head,
+    ])
+    .success();
+}
+
+#[test]
+fn no_token_is_consumed_without_a_signing_key() {
+    let repo = Repo::installed();
+    staged_secret(&repo, "cfg.py");
+    repo.git(&["commit", "-qm", "x"]).code(1);
+    let token = mint(&repo, "B1", &[], &[]);
+    repo.git_env(&["commit", "-qm", "x"], &[("TOLLGATE_TOKEN", &token)])
+        .code(1)
+        .stderr_has("no SSH signing key is configured")
+        .stderr_has("git config tollgate.signingKey");
+    assert!(repo.head().is_none());
+    let list = repo.tollgate(&["override", "list", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&list.out()).unwrap();
+    assert_eq!(v[0]["state"], "ACTIVE", "the token must stay unspent");
+    // A GPG signing key is not taken for an SSH one.
+    repo.git(&["config", "user.signingkey", "ABCDEF0123456789"])
+        .success();
+    repo.git_env(&["commit", "-qm", "x"], &[("TOLLGATE_TOKEN", &token)])
+        .code(1)
+        .stderr_has("`user.signingkey` is set for GPG");
+    // With git's own SSH signing configuration, it passes.
+    let (key, _) = repo.ssh_keygen("git-key");
+    repo.git(&["config", "gpg.format", "ssh"]).success();
+    repo.git(&["config", "user.signingkey", key.to_str().unwrap()])
+        .success();
+    repo.git_env(&["commit", "-qm", "x"], &[("TOLLGATE_TOKEN", &token)])
+        .success();
+    assert_eq!(repo.records(&repo.head().unwrap()).len(), 1);
 }
 
 #[test]
 fn of_eight_hooks_racing_with_one_token_exactly_one_passes() {
     let repo = Repo::installed();
+    repo.signing_key("author");
     staged_secret(&repo, "cfg.py");
     repo.git(&["commit", "-qm", "x"]).code(1);
     let token = mint(&repo, "B1", &[], &[]);

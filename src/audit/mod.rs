@@ -10,8 +10,10 @@
 pub mod allowed_signers;
 pub mod config;
 pub mod jcs;
+pub mod pending;
 pub mod record;
 pub mod sshsig;
+pub mod verify;
 
 use std::path::PathBuf;
 

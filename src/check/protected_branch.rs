@@ -41,7 +41,8 @@ pub fn evaluate_update(
         &[update.remote_ref.as_bytes(), old.as_bytes(), new.as_bytes()],
         Location {
             ref_name: Some(update.remote_ref.clone()),
-            commit: update.new.clone(),
+            // A deletion concerns the tip it deletes.
+            commit: update.new.clone().or_else(|| update.old.clone()),
             ..Location::default()
         },
         evidence,

@@ -518,7 +518,8 @@ fn protected_branch_delete_only_with_on_delete() {
         found[0].location.ref_name.as_deref(),
         Some("refs/heads/main")
     );
-    assert_eq!(found[0].location.commit, None);
+    // A deletion's record goes on the tip it deletes.
+    assert_eq!(found[0].location.commit.as_deref(), Some(OLD));
     assert!(check_update(&on_push, &delete).is_empty());
     assert!(check_update(
         &on_delete,

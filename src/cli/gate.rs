@@ -11,6 +11,7 @@ use crate::overrides::{self, ledger::Ledger, Coverage};
 use crate::policy::{Severity, WarningMode};
 use crate::report::{Printer, Shown};
 
+use super::records;
 use super::tty::Tty;
 use super::Outcome;
 
@@ -226,22 +227,41 @@ pub fn run(
     let findings = evaluate(repo, engine, event)?;
     let shown = crate::report::number(findings);
     let ledger = Ledger::at(&repo.state_dir());
-    let all: Vec<&Finding> = shown.iter().map(|s| &s.finding).collect();
-    // The ledger is read only when tokens are presented, and once.
-    let covered: Vec<(usize, String)>;
-    let coverage = if tokens.is_empty() {
-        covered = Vec::new();
-        Coverage::default()
-    } else {
-        let data = ledger.read()?;
-        let c = overrides::match_tokens(&data, tokens, &all, now);
-        covered = c
-            .covered
-            .iter()
-            .map(|&(fi, ei)| (fi, data.entries[ei].id.clone()))
-            .collect();
-        c
+    // A blocker passed at commit time left a signed record on its commit;
+    // the push of that commit honours it, as CI's `verify` will.
+    let mut covered: Vec<(usize, String)> = match event {
+        Event::Push { .. } => records::covered_by_records(printer, repo, engine.policy(), &shown)?,
+        _ => Vec::new(),
     };
+    let open: Vec<&Finding> = shown
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !covered.iter().any(|(c, _)| c == i))
+        .map(|(_, s)| &s.finding)
+        .collect();
+    let open_index: Vec<usize> = (0..shown.len())
+        .filter(|i| !covered.iter().any(|(c, _)| c == i))
+        .collect();
+    // The ledger is read only when tokens are presented, and once.
+    let data = if tokens.is_empty() {
+        None
+    } else {
+        Some(ledger.read()?)
+    };
+    let coverage = match &data {
+        Some(d) => overrides::match_tokens(d, tokens, &open, now),
+        None => Coverage::default(),
+    };
+    let by_token: Vec<(usize, usize)> = coverage
+        .covered
+        .iter()
+        .map(|&(fi, ei)| (open_index[fi], ei))
+        .collect();
+    if let Some(d) = &data {
+        for &(i, ei) in &by_token {
+            covered.push((i, format!("by override token {}", d.entries[ei].id)));
+        }
+    }
     printer.findings(&shown, &covered);
     for why in &coverage.unused {
         printer.warning(why);
@@ -254,28 +274,16 @@ pub fn run(
         .collect();
     let action = event.name();
     let mut outcome = decide(printer, &remaining, ack, action);
-    if outcome == Outcome::Pass && !covered.is_empty() {
-        let who = who(repo);
-        let used_for = used_for(event, repo);
-        let result = ledger.update(|data| {
-            Ok::<_, anyhow::Error>(overrides::consume(
-                data,
-                tokens,
-                &all,
-                covered.len(),
-                &used_for,
-                &who.to_string(),
-                now,
-            ))
-        })?;
-        match result {
-            Ok(used) => printer.info(&format!(
-                "tollgate: {} override token{} consumed",
-                used.len(),
-                if used.len() == 1 { "" } else { "s" }
-            )),
-            Err(why) => {
-                printer.error(&format!("{action} blocked: {why}"));
+    if let (Outcome::Pass, Some(d)) = (outcome, &data) {
+        if !by_token.is_empty() {
+            let pairs: Vec<(&Finding, &crate::overrides::ledger::Entry)> = by_token
+                .iter()
+                .map(|&(i, ei)| (&shown[i].finding, &d.entries[ei]))
+                .collect();
+            if let Err(e) = consume(
+                printer, repo, engine, event, &ledger, tokens, &open, &pairs, now,
+            ) {
+                printer.error(&format!("{action} blocked: {e:#}"));
                 outcome = Outcome::Blocked;
             }
         }
@@ -306,6 +314,82 @@ pub fn run(
         }
     }
     Ok((outcome, shown))
+}
+
+/// Consumes the covering tokens and leaves their signed records: the
+/// records are made (and, for a push, signed) and saved as pending first,
+/// then the tokens are consumed under the ledger lock, then a push's records
+/// go into the notes at once (a commit's wait for `post-commit`). Any
+/// failure before the consumption consumes nothing.
+#[allow(clippy::too_many_arguments)]
+fn consume(
+    printer: &Printer,
+    repo: &Repo,
+    engine: &Engine<'_>,
+    event: &Event,
+    ledger: &Ledger,
+    tokens: &[String],
+    open: &[&Finding],
+    pairs: &[(&Finding, &crate::overrides::ledger::Entry)],
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    let signer = records::signer(repo)?;
+    let at_commit = !matches!(event, Event::Push { .. });
+    let pending = records::prepare(repo, &signer, engine.policy(), pairs, at_commit, now)?;
+    match records::local_signers(repo) {
+        Ok((signers, true))
+            if !signers
+                .entries()
+                .iter()
+                .any(|e| e.key_fingerprint() == signer.identity.key_fingerprint) =>
+        {
+            printer.warning(&format!(
+                "your signing key {} is not in `{}`: CI's `tollgate verify` will not accept this record until it is",
+                signer.identity.key_fingerprint,
+                records::ALLOWED_SIGNERS
+            ));
+        }
+        Ok((_, false)) => printer.warning(&format!(
+            "this repository has no `{}`: CI's `tollgate verify` cannot accept any record until it lists its signers",
+            records::ALLOWED_SIGNERS
+        )),
+        _ => {}
+    }
+    let saved = records::save(repo, &pending)?;
+    let who = who(repo);
+    let used_for = used_for(event, repo);
+    let result = ledger.update(|data| {
+        Ok::<_, anyhow::Error>(overrides::consume(
+            data,
+            tokens,
+            open,
+            pairs.len(),
+            &used_for,
+            &who.to_string(),
+            now,
+        ))
+    });
+    match result {
+        Ok(Ok(used)) => printer.info(&format!(
+            "tollgate: {} override token{} consumed",
+            used.len(),
+            if used.len() == 1 { "" } else { "s" }
+        )),
+        Ok(Err(why)) => {
+            records::discard(repo, &saved);
+            anyhow::bail!(why);
+        }
+        Err(e) => {
+            records::discard(repo, &saved);
+            return Err(e);
+        }
+    }
+    if at_commit {
+        printer.info("tollgate: the signed audit record is written when the commit is made");
+    } else {
+        records::flush_and_report(printer, repo);
+    }
+    Ok(())
 }
 
 /// The hashes of the tokens in `TOLLGATE_TOKEN`.

@@ -9,9 +9,10 @@ use clap::{Args, ValueEnum};
 
 use super::gate::{self, Acknowledge, Event};
 use super::install::CHAINED_SUFFIX;
+use super::records;
 use super::{Ctx, Outcome};
 use crate::check::Engine;
-use crate::git::{parse_push_lines, Repo};
+use crate::git::{parse_push_lines, NotesPush, Repo, NOTES_REF};
 
 /// The hooks tollgate runs as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -57,10 +58,18 @@ pub fn run(ctx: &Ctx, args: HookArgs) -> anyhow::Result<Outcome> {
     if run_chained(ctx, &repo, args.name, &args.args, &stdin)? == Outcome::Blocked {
         return Ok(Outcome::Blocked);
     }
+    // Records that an earlier `post-commit` could not write go first, so
+    // that a push carries them and honours them.
+    records::flush_and_report(&ctx.printer, &repo);
+    if args.name == HookName::PostCommit {
+        // The commit is made whatever happens here; a record that could not
+        // be written stays pending and the next run writes it.
+        return Ok(Outcome::Pass);
+    }
     let policy = ctx.policy(Some(&repo))?;
     let engine = Engine::new(&policy);
     let event = match args.name {
-        HookName::PostCommit => return Ok(Outcome::Pass),
+        HookName::PostCommit => unreachable!("returned above"),
         HookName::PreCommit => Event::Staged,
         HookName::PrePush => {
             let remote = args.args.first().cloned().ok_or_else(|| {
@@ -84,7 +93,38 @@ pub fn run(ctx: &Ctx, args: HookArgs) -> anyhow::Result<Outcome> {
         &ack,
         &gate::env_tokens(),
     )?;
+    if let (Outcome::Pass, Event::Push { remote, .. }) = (outcome, &event) {
+        return Ok(push_notes(ctx, &repo, remote));
+    }
     Ok(outcome)
+}
+
+/// Pushes the audit records before the branch: a push that passed only
+/// because of a record must never reach the remote without it.
+fn push_notes(ctx: &Ctx, repo: &Repo, remote: &str) -> Outcome {
+    match repo.push_notes(remote) {
+        Ok(NotesPush::NothingLocal | NotesPush::UpToDate) => Outcome::Pass,
+        Ok(NotesPush::Pushed { merges }) => {
+            ctx.printer.info(&format!(
+                "tollgate: audit records pushed to `{remote}` ({NOTES_REF}{})",
+                if merges > 0 {
+                    format!(", merged with other writers' records {merges} time(s)")
+                } else {
+                    String::new()
+                }
+            ));
+            Outcome::Pass
+        }
+        Err(e) => {
+            ctx.printer.error(&format!(
+                "push stopped: the audit records ({NOTES_REF}) could not be pushed to `{remote}`: {e}"
+            ));
+            ctx.printer.hint(&format!(
+                "the branch is not pushed without its records; fix the cause, then run `tollgate notes push {remote}` or push again"
+            ));
+            Outcome::Blocked
+        }
+    }
 }
 
 /// Runs the hook that was there before tollgate, with the same arguments

@@ -7,6 +7,7 @@ mod hook;
 mod install;
 mod override_cmd;
 mod policy_cmd;
+mod records;
 pub mod tty;
 
 use std::path::PathBuf;

@@ -190,26 +190,16 @@ fn resolve_ttl(
         return Err(format!(
             "--ttl `{asked}` is longer than constraint `{}` allows ({})",
             c.id,
-            human(c.max_ttl.unwrap_or(MAX_TTL))
+            crate::policy::format_duration(c.max_ttl.unwrap_or(MAX_TTL))
         ));
     }
     if policy.max_ttl.is_some_and(|m| ttl > m) {
         return Err(format!(
             "--ttl `{asked}` is longer than the policy's `[overrides] max-ttl` ({})",
-            human(policy.max_ttl.unwrap_or(MAX_TTL))
+            crate::policy::format_duration(policy.max_ttl.unwrap_or(MAX_TTL))
         ));
     }
     Ok(ttl)
-}
-
-fn human(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        _ if s.is_multiple_of(86400) => format!("{}d", s / 86400),
-        _ if s.is_multiple_of(3600) => format!("{}h", s / 3600),
-        _ if s.is_multiple_of(60) => format!("{}m", s / 60),
-        _ => format!("{s}s"),
-    }
 }
 
 fn mint(

@@ -6,6 +6,7 @@
 //!
 //! This layer builds events for the engine; it decides nothing.
 
+mod notes;
 mod push;
 
 use std::collections::HashSet;
@@ -14,6 +15,7 @@ use std::process::{Command, Stdio};
 
 use git2::{Delta, DiffFindOptions, DiffOptions, ObjectType, Oid, Patch, Repository, Sort};
 
+pub use notes::{tracking_ref, NotesPush, NOTES_REF};
 pub use push::{parse_push_lines, PushLine};
 
 use crate::check::{AddedChunk, CommitTarget, ContentChange, RefUpdate};
@@ -125,6 +127,40 @@ impl Repo {
     /// A config string, if set.
     pub fn config_string(&self, key: &str) -> Option<String> {
         self.repo.config().ok()?.get_string(key).ok()
+    }
+
+    /// The content of `path` in `commit`'s tree; `None` when there is no
+    /// such file.
+    pub fn file_at(&self, commit: Oid, path: &str) -> Result<Option<Vec<u8>>, GitError> {
+        let tree = self
+            .repo
+            .find_commit(commit)
+            .and_then(|c| c.tree())
+            .ctx(|| format!("cannot read the tree of {commit}"))?;
+        let entry = match tree.get_path(Path::new(path)) {
+            Ok(e) => e,
+            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(GitError::Git2 {
+                    what: format!("cannot look up `{path}` in {commit}"),
+                    source: e,
+                })
+            }
+        };
+        let blob = entry
+            .to_object(&self.repo)
+            .and_then(|o| o.peel_to_blob())
+            .ctx(|| format!("`{path}` in {commit} is not a file"))?;
+        Ok(Some(blob.content().to_vec()))
+    }
+
+    /// The first parent and tree of a commit, and whether it is a merge.
+    pub fn commit_shape(&self, commit: Oid) -> Result<(Option<Oid>, Oid, bool), GitError> {
+        let c = self
+            .repo
+            .find_commit(commit)
+            .ctx(|| format!("cannot read commit {commit}"))?;
+        Ok((c.parent_ids().next(), c.tree_id(), c.parent_count() > 1))
     }
 
     /// Resolves a revision to a commit id.

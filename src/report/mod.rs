@@ -131,7 +131,8 @@ impl Printer {
     }
 
     /// Lists findings on stderr; blockers are shown even with `-q`.
-    /// `covered` pairs a finding's index with the token that passes it.
+    /// `covered` pairs a finding's index with what passes it (`by override
+    /// token tok_…`, `by the audit record of …`).
     pub fn findings(&self, shown: &[Shown], covered: &[(usize, String)]) {
         for (i, s) in shown.iter().enumerate() {
             let f = &s.finding;
@@ -155,11 +156,8 @@ impl Printer {
                 f.evidence,
                 &f.fingerprint[..12]
             ));
-            if let Some((_, token)) = covered.iter().find(|(c, _)| *c == i) {
-                self.err_line(&format!(
-                    "    {} by override token {token}",
-                    self.paint("1;32", "passed")
-                ));
+            if let Some((_, how)) = covered.iter().find(|(c, _)| *c == i) {
+                self.err_line(&format!("    {} {how}", self.paint("1;32", "passed")));
             }
         }
     }

@@ -22,6 +22,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::rc::Rc;
 
 use assert_fs::TempDir;
 
@@ -147,8 +148,8 @@ impl fmt::Display for Run {
 /// A working repository (branch `main`, no commits yet) in its own temporary
 /// folder, with room for a bare remote and a `HOME` next to it.
 pub struct Repo {
-    /// Owns everything; removed on drop.
-    pub tmp: TempDir,
+    /// Owns everything; removed when the last clone sharing it is dropped.
+    pub tmp: Rc<TempDir>,
     /// The working tree.
     pub root: PathBuf,
     /// `HOME` for every command.
@@ -166,7 +167,7 @@ impl Repo {
         fs::create_dir_all(&root).unwrap();
         fs::create_dir_all(&home).unwrap();
         let repo = Repo {
-            tmp,
+            tmp: Rc::new(tmp),
             root,
             home,
             remote: None,
@@ -205,6 +206,72 @@ impl Repo {
         .success();
         self.remote = Some(remote);
         self
+    }
+
+    /// A second working repository `name` next to this one: a clone of the
+    /// bare remote with its own identity, sharing `HOME` and the remote.
+    /// `install` puts tollgate's hooks into it.
+    pub fn clone_as(&self, name: &str, email: &str, install: bool) -> Repo {
+        let remote = self.remote.clone().expect("with_remote() first");
+        self.run_in(
+            self.tmp.path(),
+            "git",
+            ["clone", "-q", remote.to_str().unwrap(), name],
+        )
+        .success();
+        let other = Repo {
+            tmp: Rc::clone(&self.tmp),
+            root: self.tmp.path().join(name),
+            home: self.home.clone(),
+            remote: Some(remote),
+        };
+        other.git(&["config", "user.name", name]).success();
+        other.git(&["config", "user.email", email]).success();
+        if install {
+            other.tollgate(&["install"]).success();
+        }
+        other
+    }
+
+    /// Generates an Ed25519 key pair without passphrase under the temp
+    /// folder; returns the private key's path and the public key line.
+    pub fn ssh_keygen(&self, name: &str) -> (PathBuf, String) {
+        let dir = self.tmp.path().join("keys");
+        fs::create_dir_all(&dir).unwrap();
+        let key = dir.join(name);
+        self.run_in(
+            &dir,
+            "ssh-keygen",
+            ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", name],
+        )
+        .success();
+        let public = fs::read_to_string(dir.join(format!("{name}.pub"))).unwrap();
+        (key, public.trim().to_string())
+    }
+
+    /// Gives this repository's user an SSH signing key (`tollgate.signingKey`)
+    /// and lists it for `user.email` in `.tollgate/allowed_signers` in the
+    /// work tree (not committed). Returns the public key line.
+    pub fn signing_key(&self, name: &str) -> String {
+        let (key, public) = self.ssh_keygen(name);
+        self.git(&["config", "tollgate.signingKey", key.to_str().unwrap()])
+            .success();
+        let email = self.git(&["config", "user.email"]).out().trim().to_string();
+        let path = self.path(".tollgate/allowed_signers");
+        let mut list = fs::read_to_string(&path).unwrap_or_default();
+        list.push_str(&format!("{email} {public}\n"));
+        self.write(".tollgate/allowed_signers", list);
+        public
+    }
+
+    /// The lines of the note on `commit` in `refs/notes/tollgate` (empty
+    /// when there is none).
+    pub fn records(&self, commit: &str) -> Vec<String> {
+        let r = self.git(&["notes", "--ref=refs/notes/tollgate", "show", commit]);
+        if !r.ok() {
+            return Vec::new();
+        }
+        r.out().lines().map(str::to_string).collect()
     }
 
     /// A path inside the work tree.

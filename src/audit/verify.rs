@@ -1,0 +1,263 @@
+//! Judging blockers against audit records: the logic of `tollgate verify`,
+//! also used by the pre-push hook to honour records made at commit time.
+//!
+//! A record is *valid* when it parses strictly, names the commit it is
+//! attached to, carries a `tollgate` signature by a key the signer list
+//! allows for its requester at the moment of consumption, was consumed
+//! before its token expired within the lifetime ceilings, and its token id
+//! appears in no other record. A valid record *covers* a blocker on the same
+//! commit with the same constraint and fingerprint whose constraint may be
+//! overridden that way. Everything here is pure: notes and findings in,
+//! verdicts out.
+
+use std::collections::HashMap;
+
+use chrono::Duration;
+
+use super::allowed_signers::{AllowedSigners, PatternList};
+use super::record::{parse_line, Approval, AuditRecord};
+use super::sshsig::VerifiedSigner;
+use crate::check::Finding;
+use crate::policy::{OverrideMode, Policy, MAX_TTL};
+
+/// A blocker and the commit its record must be attached to.
+#[derive(Debug, Clone)]
+pub struct Blocker {
+    /// The finding.
+    pub finding: Finding,
+    /// Full sha of the commit the blocker concerns.
+    pub commit: String,
+}
+
+/// One line of a note, as judged.
+#[derive(Debug, Clone)]
+pub struct RecordReport {
+    /// The annotated commit.
+    pub commit: String,
+    /// 1-based line within the note.
+    pub line: usize,
+    /// The record, when the line parsed.
+    pub record: Option<AuditRecord>,
+    /// Who signed it, when the signature verified.
+    pub signer: Option<VerifiedSigner>,
+    /// The verdict.
+    pub status: RecordStatus,
+}
+
+/// What a record amounts to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordStatus {
+    /// Valid, and covers the blocker with this index.
+    Covers(usize),
+    /// Valid, but no blocker judged here matches it (a record made under
+    /// another policy or for a ref update judged elsewhere).
+    Unattached,
+    /// Not a valid record; the reason.
+    Invalid(String),
+}
+
+/// The verdict on a set of blockers and records.
+#[derive(Debug, Clone, Default)]
+pub struct Judgement {
+    /// The blockers, in order.
+    pub blockers: Vec<Blocker>,
+    /// For each blocker, the index of the record that covers it.
+    pub covered_by: Vec<Option<usize>>,
+    /// Every record line seen on the blockers' commits (and any others
+    /// passed in).
+    pub records: Vec<RecordReport>,
+}
+
+impl Judgement {
+    /// Blockers without a covering record.
+    pub fn uncovered(&self) -> usize {
+        self.covered_by.iter().filter(|c| c.is_none()).count()
+    }
+
+    /// Records that are not valid.
+    pub fn invalid(&self) -> usize {
+        self.records
+            .iter()
+            .filter(|r| matches!(r.status, RecordStatus::Invalid(_)))
+            .count()
+    }
+
+    /// Whether everything is covered and every record is valid.
+    pub fn passed(&self) -> bool {
+        self.uncovered() == 0 && self.invalid() == 0
+    }
+}
+
+/// Judges `blockers` against the records in `notes` (`(commit, note text)`).
+/// `token_uses` counts every token id across all records known (the whole
+/// notes ref), so a token id that appears twice anywhere is refused.
+pub fn judge(
+    policy: &Policy,
+    signers: &AllowedSigners,
+    blockers: Vec<Blocker>,
+    notes: &[(String, String)],
+    token_uses: &HashMap<String, usize>,
+) -> Judgement {
+    let mut covered_by = vec![None; blockers.len()];
+    let mut records = Vec::new();
+    for (commit, text) in notes {
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let mut report = RecordReport {
+                commit: commit.clone(),
+                line: i + 1,
+                record: None,
+                signer: None,
+                status: RecordStatus::Unattached,
+            };
+            match parse_line(line) {
+                Err(e) => report.status = RecordStatus::Invalid(e.to_string()),
+                Ok(record) => {
+                    match validate(&record, commit, signers, token_uses) {
+                        Err(why) => report.status = RecordStatus::Invalid(why),
+                        Ok(signer) => {
+                            report.signer = Some(signer);
+                            report.status = attach(policy, &record, commit, &blockers);
+                            if let RecordStatus::Covers(b) = report.status {
+                                if covered_by[b].is_none() {
+                                    covered_by[b] = Some(records.len());
+                                }
+                            }
+                        }
+                    }
+                    report.record = Some(record);
+                }
+            }
+            records.push(report);
+        }
+    }
+    Judgement {
+        blockers,
+        covered_by,
+        records,
+    }
+}
+
+/// Counts token ids over every record line in `notes` (unparseable lines
+/// are skipped; they are reported where they are judged).
+pub fn token_uses(notes: &[(String, String)]) -> HashMap<String, usize> {
+    let mut uses = HashMap::new();
+    for (_, text) in notes {
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            if let Ok(r) = parse_line(line) {
+                *uses.entry(r.token_id).or_insert(0) += 1;
+            }
+        }
+    }
+    uses
+}
+
+/// The checks that do not depend on the blockers.
+fn validate(
+    record: &AuditRecord,
+    commit: &str,
+    signers: &AllowedSigners,
+    token_uses: &HashMap<String, usize>,
+) -> Result<VerifiedSigner, String> {
+    if record.commit != commit {
+        return Err(format!(
+            "the record names commit {} but is attached to {}: records are never copied",
+            short(&record.commit),
+            short(commit)
+        ));
+    }
+    let signer = record
+        .verify(signers, record.consumed)
+        .map_err(|e| e.to_string())?;
+    if record.consumed > record.expires {
+        return Err(format!(
+            "consumed at {} after the token expired at {}",
+            record.consumed.to_rfc3339(),
+            record.expires.to_rfc3339()
+        ));
+    }
+    if record.consumed < record.minted {
+        return Err("consumed before it was minted".into());
+    }
+    if record.expires - record.minted > to_chrono(MAX_TTL) {
+        return Err("the token lived longer than the 24h ceiling".into());
+    }
+    if token_uses.get(&record.token_id).copied().unwrap_or(0) > 1 {
+        return Err(format!(
+            "token {} appears in more than one record: a token is single-use",
+            crate::overrides::token_id(&record.token_id)
+        ));
+    }
+    Ok(signer)
+}
+
+/// Finds the blocker a valid record covers, and checks that its constraint
+/// may be overridden the way the record says.
+fn attach(
+    policy: &Policy,
+    record: &AuditRecord,
+    commit: &str,
+    blockers: &[Blocker],
+) -> RecordStatus {
+    let Some(b) = blockers.iter().position(|b| {
+        b.commit == commit
+            && b.finding.fingerprint == record.fingerprint
+            && b.finding.constraint == record.constraint
+    }) else {
+        return RecordStatus::Unattached;
+    };
+    let Some(c) = policy
+        .constraints
+        .iter()
+        .find(|c| c.id == record.constraint)
+    else {
+        return RecordStatus::Unattached;
+    };
+    match c.override_mode {
+        OverrideMode::Never => {
+            return RecordStatus::Invalid(format!(
+                "`{}` has `override = \"never\"`: no record passes it",
+                c.id
+            ))
+        }
+        OverrideMode::TwoKey => {
+            if record.approval != Approval::TwoKey {
+                return RecordStatus::Invalid(format!(
+                    "`{}` needs a two-key approval; this record was approved by `{}`",
+                    c.id,
+                    record.approval.as_str()
+                ));
+            }
+            let allowed = PatternList::parse(&c.approvers.join(","))
+                .is_ok_and(|p| p.matches(&record.approver.email));
+            if !allowed {
+                return RecordStatus::Invalid(format!(
+                    "approver `{}` is not among `{}`'s approvers",
+                    record.approver.email, c.id
+                ));
+            }
+        }
+        OverrideMode::Token => {}
+    }
+    let ceiling = c.max_ttl.or(policy.max_ttl);
+    if let Some(max) = ceiling {
+        if record.expires - record.minted > to_chrono(max) {
+            return RecordStatus::Invalid(format!(
+                "the token lived longer than `{}`'s ceiling of {}",
+                c.id,
+                crate::policy::format_duration(max)
+            ));
+        }
+    }
+    RecordStatus::Covers(b)
+}
+
+fn to_chrono(d: std::time::Duration) -> Duration {
+    Duration::from_std(d).unwrap_or(Duration::MAX)
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
+}
