@@ -238,7 +238,6 @@ impl Repo {
         }
         let dir = self.command_dir();
         let refspec = format!("{NOTES_REF}:{NOTES_REF}");
-        let mut merges = 0;
         let mut last_error = String::new();
         for attempt in 0..PUSH_ATTEMPTS {
             let out = run_git(
@@ -256,7 +255,7 @@ impl Repo {
                 self.repo
                     .reference(&tracking, local, true, "tollgate: notes pushed")
                     .ctx(|| format!("cannot update `{tracking}`"))?;
-                return Ok(NotesPush::Pushed { merges });
+                return Ok(NotesPush::Pushed { merges: attempt });
             }
             last_error = if out.stderr.trim().is_empty() {
                 out.stdout.trim().to_string()
@@ -273,7 +272,6 @@ impl Repo {
             }
             std::thread::sleep(backoff(attempt));
             self.fetch_notes(remote)?;
-            merges += 1;
             local = self.ref_target(NOTES_REF).unwrap_or(local);
         }
         Err(GitError::Command {
