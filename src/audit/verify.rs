@@ -140,14 +140,18 @@ pub fn judge(
     }
 }
 
-/// Counts token ids over every record line in `notes` (unparseable lines
-/// are skipped; they are reported where they are judged).
+/// Counts token ids over the record lines in `notes` that sit on the commit
+/// they name. Unparseable lines and copies on another commit are skipped
+/// (they are invalid for their own reasons, and a copy must not discredit
+/// the original).
 pub fn token_uses(notes: &[(String, String)]) -> HashMap<String, usize> {
     let mut uses = HashMap::new();
-    for (_, text) in notes {
+    for (commit, text) in notes {
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             if let Ok(r) = parse_line(line) {
-                *uses.entry(r.token_id).or_insert(0) += 1;
+                if r.commit == *commit {
+                    *uses.entry(r.token_id).or_insert(0) += 1;
+                }
             }
         }
     }

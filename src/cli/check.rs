@@ -6,6 +6,7 @@ use clap::Args;
 use super::gate::{self, Acknowledge, Event};
 use super::{Ctx, Outcome};
 use crate::check::Engine;
+use crate::git::Repo;
 use crate::policy::Severity;
 use crate::report::json::CheckReport;
 
@@ -39,6 +40,24 @@ pub struct CheckArgs {
     yes: bool,
 }
 
+/// Resolves `A..B` (`A..`: up to `HEAD`; `REV` alone: all of its history).
+pub fn parse_range(repo: &Repo, r: &str) -> anyhow::Result<(Option<git2::Oid>, git2::Oid)> {
+    let (base, head) = match r.split_once("..") {
+        Some((_, h)) if h.starts_with('.') => {
+            anyhow::bail!("symmetric ranges (`A...B`) are not supported; use `A..B`")
+        }
+        Some((b, h)) => (
+            (!b.is_empty()).then_some(b),
+            if h.is_empty() { "HEAD" } else { h },
+        ),
+        None => (None, r),
+    };
+    Ok((
+        base.map(|b| repo.resolve_commit(b)).transpose()?,
+        repo.resolve_commit(head)?,
+    ))
+}
+
 /// Runs the check. For staged changes the decision is the pre-commit hook's
 /// (warnings need acknowledgement); for ranges and history, only blockers fail.
 pub fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<Outcome> {
@@ -47,20 +66,8 @@ pub fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<Outcome> {
     let engine = Engine::new(&policy);
     let event = match (&args.range, args.history) {
         (Some(r), _) => {
-            let (base, head) = match r.split_once("..") {
-                Some((_, h)) if h.starts_with('.') => {
-                    anyhow::bail!("symmetric ranges (`A...B`) are not supported; use `A..B`")
-                }
-                Some((b, h)) => (
-                    (!b.is_empty()).then_some(b),
-                    if h.is_empty() { "HEAD" } else { h },
-                ),
-                None => (None, r.as_str()),
-            };
-            Event::Range {
-                base: base.map(|b| repo.resolve_commit(b)).transpose()?,
-                head: repo.resolve_commit(head)?,
-            }
+            let (base, head) = parse_range(&repo, r)?;
+            Event::Range { base, head }
         }
         (None, true) => Event::History,
         (None, false) => Event::Staged,

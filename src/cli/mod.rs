@@ -1,14 +1,17 @@
 //! The command line: argument parsing (clap), one module per subcommand, and
 //! the mapping of outcomes to exit codes (0 pass, 1 blocked, 2 error).
 
+mod audit_cmd;
 mod check;
 mod gate;
 mod hook;
 mod install;
+mod notes_cmd;
 mod override_cmd;
 mod policy_cmd;
 mod records;
 pub mod tty;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +62,14 @@ enum Command {
     Uninstall,
     /// Mint a single-use token for one blocker (after a challenge on the terminal), or manage tokens
     Override(override_cmd::OverrideArgs),
+    /// Re-check a pushed range in CI: every blocker must be covered by a valid signed audit record
+    Verify(verify::VerifyArgs),
+    /// Read the audit records in refs/notes/tollgate
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
+    /// Push or fetch the audit records (refs/notes/tollgate)
+    #[command(subcommand)]
+    Notes(notes_cmd::NotesCommand),
     /// Run as a git hook (called by the installed hook shims)
     Hook(hook::HookArgs),
 }
@@ -102,18 +113,31 @@ impl Ctx {
         };
         let source = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(&p)
-                    .map_err(|e| anyhow::anyhow!("cannot read policy `{}`: {e}", p.display()))?;
                 let name = repo
                     .and_then(|r| r.workdir())
                     .and_then(|w| p.strip_prefix(w).ok())
                     .unwrap_or(&p)
                     .display()
                     .to_string();
-                Some(Source::new(name, text))
+                Some(read_source(&p, name)?)
             }
             None => None,
         };
+        self.load_policy(source)
+    }
+
+    /// The policy file named by `--policy` / `TOLLGATE_POLICY`, if any.
+    pub fn explicit_policy(&self) -> anyhow::Result<Option<Source>> {
+        self.global
+            .policy
+            .as_ref()
+            .map(|p| read_source(p, p.display().to_string()))
+            .transpose()
+    }
+
+    /// Loads a policy from `source` (`None`: the builtin `recommended`
+    /// pack); diagnostics are printed and turned into an error.
+    pub fn load_policy(&self, source: Option<Source>) -> anyhow::Result<Policy> {
         policy::load(source).map_err(|d| {
             eprintln!("{d}");
             eprintln!();
@@ -124,6 +148,12 @@ impl Ctx {
             )))
         })
     }
+}
+
+fn read_source(path: &std::path::Path, name: String) -> anyhow::Result<Source> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read policy `{}`: {e}", path.display()))?;
+    Ok(Source::new(name, text))
 }
 
 /// Parses arguments, runs, and maps the outcome to an exit code.
@@ -147,6 +177,9 @@ pub fn main() -> ExitCode {
         Command::Uninstall => install::uninstall(&ctx),
         Command::Override(args) => override_cmd::run(&ctx, args),
         Command::Hook(args) => hook::run(&ctx, args),
+        Command::Verify(args) => verify::run(&ctx, args),
+        Command::Audit(cmd) => audit_cmd::run(&ctx, cmd),
+        Command::Notes(cmd) => notes_cmd::run(&ctx, cmd),
     };
     match result {
         Ok(Outcome::Pass) => ExitCode::SUCCESS,

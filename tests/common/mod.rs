@@ -482,3 +482,76 @@ pub fn contains(haystack: &[u8], needle: &str) -> bool {
     let n = needle.as_bytes();
     haystack.windows(n.len()).any(|w| w == n)
 }
+
+/// Runs `tollgate override args…` in a pseudo-terminal with stdout and
+/// stderr sent to files, reads the challenge code off the terminal, answers
+/// with `answers` (the real code where an entry is `None`), and returns
+/// (exit code, stdout, stderr, everything the terminal showed).
+pub fn override_in_pty(
+    repo: &Repo,
+    args: &[&str],
+    env: &[(&str, &str)],
+    answers: &[Option<&str>],
+) -> (i32, String, String, String) {
+    let tag = repo
+        .root
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let out = repo.tmp.path().join(format!("{tag}.override.out"));
+    let err = repo.tmp.path().join(format!("{tag}.override.err"));
+    let quoted: Vec<String> = args
+        .iter()
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect();
+    let script = format!(
+        "'{}' override {} >'{}' 2>'{}'",
+        tollgate_bin().display(),
+        quoted.join(" "),
+        out.display(),
+        err.display()
+    );
+    let mut p = repo.pty("sh", &["-c", &script], env);
+    let (before, code) = p
+        .exp_regex("type this code: [A-Z2-9]{6}")
+        .expect("the challenge reaches the terminal");
+    let code = code.trim_start_matches("type this code: ").to_string();
+    let mut screen = before + "type this code: " + &code;
+    for a in answers {
+        screen += &p.exp_string("> ").expect("a prompt");
+        p.send_line(a.unwrap_or(&code)).unwrap();
+    }
+    screen += &p.exp_eof().unwrap_or_default();
+    let status = match p.process.wait().expect("wait") {
+        rexpect::process::wait::WaitStatus::Exited(_, c) => c,
+        other => panic!("override did not exit normally: {other:?}"),
+    };
+    let stdout = std::fs::read_to_string(out).unwrap_or_default();
+    let stderr = std::fs::read_to_string(err).unwrap_or_default();
+    // The code is shown on the terminal and nowhere else.
+    assert!(
+        !stdout.contains(&code) && !stderr.contains(&code),
+        "challenge code leaked:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        !contains(&repo.state_bytes(), &code),
+        "challenge code stored under the git dir"
+    );
+    (status, stdout, stderr, screen)
+}
+
+/// Mints a token for `finding` and returns it.
+pub fn mint(repo: &Repo, finding: &str, extra: &[&str], env: &[(&str, &str)]) -> String {
+    let mut args = vec![finding, "--reason", "fixture for the demo"];
+    args.extend_from_slice(extra);
+    let (code, out, err, screen) = override_in_pty(repo, &args, env, &[None]);
+    assert_eq!(code, 0, "override failed:\n{out}\n{err}\n{screen}");
+    assert!(screen.contains("Approved."), "{screen}");
+    let first = out.lines().next().unwrap_or_default();
+    let token = first
+        .strip_prefix("TOLLGATE_TOKEN=")
+        .expect("first stdout line carries the token");
+    assert!(token.starts_with("tgt1_") && token.len() == 45, "{token}");
+    token.to_string()
+}

@@ -1,0 +1,290 @@
+//! `tollgate audit log|show`: read the audit records in `refs/notes/tollgate`
+//! (who passed what, why and when, and whether the signature holds).
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use serde::Serialize;
+
+use super::check::parse_range;
+use super::records;
+use super::{Ctx, Outcome};
+use crate::audit::pending::PendingDir;
+use crate::audit::{parse_line, AllowedSigners, AuditRecord};
+use crate::git::{Repo, NOTES_REF};
+
+/// Output format of `audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum AuditFormat {
+    /// Text for people.
+    #[default]
+    Human,
+    /// JSON (`tollgate/v1`) on stdout.
+    Json,
+}
+
+/// `tollgate audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List the records, newest consumption first (all, or on the commits of a range)
+    Log {
+        /// Only records on the commits of `A..B` (`REV` alone: all of its history)
+        #[arg(value_name = "RANGE")]
+        range: Option<String>,
+        /// Signer list to check signatures against (default: the work tree's `.tollgate/allowed_signers`)
+        #[arg(long, value_name = "PATH")]
+        allowed_signers: Option<PathBuf>,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = AuditFormat::Human)]
+        format: AuditFormat,
+    },
+    /// Show every record on one commit in full
+    Show {
+        /// The commit
+        commit: String,
+        /// Signer list to check signatures against (default: the work tree's `.tollgate/allowed_signers`)
+        #[arg(long, value_name = "PATH")]
+        allowed_signers: Option<PathBuf>,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = AuditFormat::Human)]
+        format: AuditFormat,
+    },
+}
+
+/// One record line and its signature check.
+#[derive(Serialize)]
+struct Line {
+    commit: String,
+    line: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record: Option<AuditRecord>,
+    signature: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    why: Option<String>,
+}
+
+/// Runs `audit`.
+pub fn run(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<Outcome> {
+    let repo = ctx.repo()?;
+    records::flush_and_report(&ctx.printer, &repo);
+    match cmd {
+        AuditCommand::Log {
+            range,
+            allowed_signers,
+            format,
+        } => {
+            let signers = signers(&repo, allowed_signers)?;
+            let mut notes = repo.all_notes(NOTES_REF)?;
+            if let Some(r) = range {
+                let (base, head) = parse_range(&repo, &r)?;
+                let commits: HashSet<String> = repo
+                    .range_commits(base, head)?
+                    .into_iter()
+                    .map(|c| c.to_string())
+                    .collect();
+                notes.retain(|(c, _)| commits.contains(c));
+            }
+            let mut lines = judge(&notes, &signers);
+            lines.sort_by(|a, b| {
+                let t = |l: &Line| l.record.as_ref().map(|r| r.consumed);
+                t(b).cmp(&t(a))
+            });
+            let pending = PendingDir::at(&repo.state_dir()).list()?;
+            match format {
+                AuditFormat::Json => {
+                    let pending: Vec<String> = pending
+                        .iter()
+                        .filter_map(|(_, p)| p.as_ref().ok())
+                        .map(|p| crate::overrides::token_id(&p.record.token_id))
+                        .collect();
+                    ctx.printer.stdout(&json(&serde_json::json!({
+                        "schema": "tollgate/v1",
+                        "command": "audit log",
+                        "records": lines,
+                        "pending": pending,
+                    })));
+                }
+                AuditFormat::Human => {
+                    for l in &lines {
+                        ctx.printer.stdout(&format!("{}\n", summary(l)));
+                    }
+                    for (path, p) in &pending {
+                        match p {
+                            Ok(p) => ctx.printer.stdout(&format!(
+                                "pending      {}  `{}` {}: not yet in {NOTES_REF}\n",
+                                crate::overrides::token_id(&p.record.token_id),
+                                p.record.constraint,
+                                if p.awaits_commit() {
+                                    "waits for its commit"
+                                } else {
+                                    "signed"
+                                }
+                            )),
+                            Err(e) => ctx.printer.warning(&format!(
+                                "unreadable pending record `{}`: {e}",
+                                path.display()
+                            )),
+                        }
+                    }
+                    if lines.is_empty() && pending.is_empty() {
+                        ctx.printer.info("tollgate: no audit records");
+                    }
+                }
+            }
+            Ok(Outcome::Pass)
+        }
+        AuditCommand::Show {
+            commit,
+            allowed_signers,
+            format,
+        } => {
+            let signers = signers(&repo, allowed_signers)?;
+            let oid = repo.resolve_commit(&commit)?;
+            let text = repo.note(NOTES_REF, oid)?.unwrap_or_default();
+            let lines = judge(&[(oid.to_string(), text)], &signers);
+            match format {
+                AuditFormat::Json => ctx.printer.stdout(&json(&serde_json::json!({
+                    "schema": "tollgate/v1",
+                    "command": "audit show",
+                    "commit": oid.to_string(),
+                    "records": lines,
+                }))),
+                AuditFormat::Human => {
+                    if lines.is_empty() {
+                        ctx.printer
+                            .info(&format!("tollgate: no audit records on commit {oid}"));
+                    }
+                    for l in &lines {
+                        ctx.printer.stdout(&detail(l));
+                    }
+                }
+            }
+            Ok(Outcome::Pass)
+        }
+    }
+}
+
+fn signers(repo: &Repo, path: Option<PathBuf>) -> anyhow::Result<AllowedSigners> {
+    match path {
+        Some(p) => Ok(AllowedSigners::load(&p)?),
+        None => Ok(records::local_signers(repo)?.0),
+    }
+}
+
+fn judge(notes: &[(String, String)], signers: &AllowedSigners) -> Vec<Line> {
+    let mut out = Vec::new();
+    for (commit, text) in notes {
+        for (i, raw) in text.lines().enumerate() {
+            if raw.trim().is_empty() {
+                continue;
+            }
+            let mut line = Line {
+                commit: commit.clone(),
+                line: i + 1,
+                record: None,
+                signature: "invalid",
+                why: None,
+            };
+            match parse_line(raw) {
+                Ok(r) => {
+                    if r.commit != *commit {
+                        line.why = Some(format!(
+                            "names commit {} but is attached to {}",
+                            &r.commit[..r.commit.len().min(12)],
+                            &commit[..12]
+                        ));
+                    } else {
+                        match r.verify(signers, r.consumed) {
+                            Ok(_) => line.signature = "valid",
+                            Err(e) => line.why = Some(e.to_string()),
+                        }
+                    }
+                    line.record = Some(r);
+                }
+                Err(e) => line.why = Some(e.to_string()),
+            }
+            out.push(line);
+        }
+    }
+    out
+}
+
+fn summary(l: &Line) -> String {
+    let sig = match &l.why {
+        None => "signature valid".to_string(),
+        Some(w) => format!("INVALID: {w}"),
+    };
+    match &l.record {
+        Some(r) => format!(
+            "{}  {}  {} <{}>  `{}` at {}  \"{}\"  [{sig}]",
+            &l.commit[..12],
+            r.consumed.format("%Y-%m-%d %H:%M:%SZ"),
+            r.requester.name,
+            r.requester.email,
+            r.constraint,
+            r.location,
+            r.reason
+        ),
+        None => format!("{}  line {}  [{sig}]", &l.commit[..12], l.line),
+    }
+}
+
+fn detail(l: &Line) -> String {
+    let mut s = format!("record on commit {} (line {})\n", l.commit, l.line);
+    match &l.why {
+        None => s.push_str("  signature:   valid (namespace tollgate)\n"),
+        Some(w) => s.push_str(&format!("  signature:   INVALID: {w}\n")),
+    }
+    if let Some(r) = &l.record {
+        let rows = [
+            ("token", crate::overrides::token_id(&r.token_id)),
+            (
+                "constraint",
+                format!("{} ({}, {})", r.constraint, r.kind, r.severity.as_str()),
+            ),
+            ("location", r.location.to_string()),
+            ("fingerprint", r.fingerprint.clone()),
+            (
+                "reason",
+                match &r.reason_code {
+                    Some(c) => format!("[{c}] {}", r.reason),
+                    None => r.reason.clone(),
+                },
+            ),
+            (
+                "requester",
+                format!(
+                    "{} <{}> {}",
+                    r.requester.name, r.requester.email, r.requester.key_fingerprint
+                ),
+            ),
+            (
+                "approver",
+                format!(
+                    "{} <{}> {} ({})",
+                    r.approver.name,
+                    r.approver.email,
+                    r.approver.key_fingerprint,
+                    r.approval.as_str()
+                ),
+            ),
+            ("minted", r.minted.to_rfc3339()),
+            ("expires", r.expires.to_rfc3339()),
+            ("consumed", r.consumed.to_rfc3339()),
+            ("policy", format!("sha256:{}", r.policy_sha256)),
+            ("tool", format!("tollgate {}", r.tool_version)),
+        ];
+        for (k, v) in rows {
+            s.push_str(&format!("  {:<12} {v}\n", format!("{k}:")));
+        }
+    }
+    s.push('\n');
+    s
+}
+
+fn json(v: &serde_json::Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+    s.push('\n');
+    s
+}

@@ -1,0 +1,481 @@
+//! `tollgate verify`: what CI runs, because client hooks can be skipped.
+//!
+//! The policy and the signer list come from the **base** commit (or from
+//! files named explicitly), never from the commits being judged: a pushed
+//! commit that weakens the policy or adds its author's key changes nothing
+//! about how it is judged. Every constraint is re-run over the range, and
+//! every blocker needs a valid signed record on the commit it concerns.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use git2::Oid;
+use serde::Serialize;
+
+use super::gate::{self, Event};
+use super::records::ALLOWED_SIGNERS;
+use super::{Ctx, Outcome};
+use crate::audit::verify::{self, Blocker, Judgement, RecordStatus};
+use crate::audit::{AllowedSigners, AuditRecord};
+use crate::check::{Engine, Finding, Findings, Location, RefUpdate};
+use crate::git::{Repo, NOTES_REF};
+use crate::policy::{Severity, Source};
+use crate::report::Printer;
+
+const ZERO: &str = "0000000000000000000000000000000000000000";
+
+/// Output format of `verify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum VerifyFormat {
+    /// Text for people, on stderr.
+    #[default]
+    Human,
+    /// JSON (`tollgate/v1`) on stdout.
+    Json,
+}
+
+/// Arguments of `tollgate verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The commit the range starts after; its policy and signer list judge the range
+    #[arg(long, value_name = "REV")]
+    base: Option<String>,
+    /// The last commit of the range (default: `--new`, else HEAD)
+    #[arg(long, value_name = "REV")]
+    head: Option<String>,
+    /// The ref that was updated (`main` or `refs/heads/main`): judges the update itself (force push, protected branch)
+    #[arg(long = "ref", value_name = "NAME")]
+    ref_name: Option<String>,
+    /// The ref's sha before the push (all zeros: the ref was created)
+    #[arg(long, value_name = "SHA", requires_all = ["new", "ref_name"])]
+    old: Option<String>,
+    /// The ref's sha after the push (all zeros: the ref was deleted)
+    #[arg(long, value_name = "SHA", requires_all = ["old", "ref_name"])]
+    new: Option<String>,
+    /// Signer list to use instead of base's `.tollgate/allowed_signers`
+    #[arg(long, value_name = "PATH")]
+    allowed_signers: Option<PathBuf>,
+    /// Notes ref holding the audit records
+    #[arg(long, value_name = "REF", default_value = NOTES_REF)]
+    notes_ref: String,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = VerifyFormat::Human)]
+    format: VerifyFormat,
+}
+
+/// What is judged, resolved.
+struct Plan {
+    base: Option<Oid>,
+    head: Option<Oid>,
+    update: Option<RefUpdate>,
+}
+
+/// Runs the verification.
+pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Outcome> {
+    let repo = ctx.repo()?;
+    let plan = plan(&repo, &args)?;
+    let Some(base) = plan.base else {
+        anyhow::bail!(
+            "the ref is new, so there is no base to take the policy from: pass `--base <rev>` (for example the default branch) to say which policy and signers judge it"
+        );
+    };
+    let base_name = short(&base.to_string()).to_string();
+
+    let (policy_source, policy) = match ctx.explicit_policy()? {
+        Some(src) => (src.name.clone(), ctx.load_policy(Some(src))?),
+        None => match repo.file_at(base, ".tollgate.toml")? {
+            Some(bytes) => {
+                let name = format!(".tollgate.toml@{base_name}");
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| anyhow::anyhow!("`{name}` is not UTF-8"))?;
+                (
+                    name.clone(),
+                    ctx.load_policy(Some(Source::new(name, text)))?,
+                )
+            }
+            None => ("builtin:recommended".into(), ctx.load_policy(None)?),
+        },
+    };
+    let (signers_source, signers) = match &args.allowed_signers {
+        Some(p) => (p.display().to_string(), AllowedSigners::load(p)?),
+        None => {
+            let name = format!("{ALLOWED_SIGNERS}@{base_name}");
+            let text = repo
+                .file_at(base, ALLOWED_SIGNERS)?
+                .map(|b| String::from_utf8_lossy(&b).into_owned());
+            if text.is_none() {
+                ctx.printer.warning(&format!(
+                    "base {base_name} has no `{ALLOWED_SIGNERS}`: no audit record can be valid"
+                ));
+            }
+            (
+                name.clone(),
+                AllowedSigners::parse(&text.unwrap_or_default(), Path::new(&name))?,
+            )
+        }
+    };
+
+    let engine = Engine::new(&policy);
+    let mut findings = match plan.head {
+        Some(head) => gate::evaluate(
+            &repo,
+            &engine,
+            &Event::Range {
+                base: Some(base),
+                head,
+            },
+        )?,
+        None => Vec::new(),
+    };
+    if let Some(u) = &plan.update {
+        let mut out = Findings::default();
+        engine.check_ref_update(u, &mut out);
+        findings.extend(out.into_vec());
+    }
+    let shown = crate::report::number(findings);
+    let blockers: Vec<Blocker> = shown
+        .iter()
+        .filter(|s| s.finding.severity == Severity::Block)
+        .filter_map(|s| {
+            Some(Blocker {
+                finding: s.finding.clone(),
+                commit: s.finding.location.commit.clone()?,
+            })
+        })
+        .collect();
+
+    // Records on the commits judged here; token ids counted over all.
+    let all = repo.all_notes(&args.notes_ref)?;
+    let mut judged: HashSet<String> = match plan.head {
+        Some(head) => repo
+            .range_commits(Some(base), head)?
+            .into_iter()
+            .map(|c| c.to_string())
+            .collect(),
+        None => HashSet::new(),
+    };
+    judged.extend(blockers.iter().map(|b| b.commit.clone()));
+    let notes: Vec<(String, String)> = all
+        .iter()
+        .filter(|(c, _)| judged.contains(c))
+        .cloned()
+        .collect();
+    let uses = verify::token_uses(&all);
+    let judgement = verify::judge(&policy, &signers, blockers, &notes, &uses);
+
+    if repo.ref_target(&args.notes_ref).is_none() && !judgement.blockers.is_empty() {
+        ctx.printer.hint(&format!(
+            "this clone has no `{}`; fetch the records first: git fetch origin '+{NOTES_REF}:{NOTES_REF}'",
+            args.notes_ref
+        ));
+    }
+    let report = Report::new(&plan, &policy_source, &signers_source, &judgement, &shown);
+    match args.format {
+        VerifyFormat::Human => human(&ctx.printer, &report),
+        VerifyFormat::Json => ctx.printer.stdout(&report.to_json()),
+    }
+    Ok(if judgement.passed() {
+        Outcome::Pass
+    } else {
+        Outcome::Blocked
+    })
+}
+
+fn plan(repo: &Repo, args: &VerifyArgs) -> anyhow::Result<Plan> {
+    let sha = |s: &str| -> anyhow::Result<Option<Oid>> {
+        if s.chars().all(|c| c == '0') {
+            return Ok(None);
+        }
+        Ok(Some(repo.resolve_commit(s)?))
+    };
+    let (old, new) = match (&args.old, &args.new) {
+        (Some(o), Some(n)) => (sha(o)?, sha(n)?),
+        _ => (None, None),
+    };
+    let explicit_update = args.old.is_some();
+    let base = match &args.base {
+        Some(b) => Some(repo.resolve_commit(b)?),
+        None if explicit_update => old,
+        None => anyhow::bail!("`--base <rev>` is required (or `--old`, `--new` and `--ref`)"),
+    };
+    let head = match &args.head {
+        Some(h) => Some(repo.resolve_commit(h)?),
+        None if explicit_update => new,
+        None => Some(repo.resolve_commit("HEAD")?),
+    };
+    let update = args.ref_name.as_ref().map(|r| {
+        let remote_ref = if r.starts_with("refs/") {
+            r.clone()
+        } else {
+            format!("refs/heads/{r}")
+        };
+        let (old, new) = if explicit_update {
+            (old, new)
+        } else {
+            (base, head)
+        };
+        let forced = match (old, new) {
+            (Some(o), Some(n)) => !repo.is_fast_forward(o, n),
+            _ => false,
+        };
+        RefUpdate {
+            remote_ref,
+            old: old.map(|o| o.to_string()),
+            new: new.map(|n| n.to_string()),
+            forced,
+        }
+    });
+    Ok(Plan { base, head, update })
+}
+
+/// The `tollgate/v1` JSON of a verification.
+#[derive(Serialize)]
+struct Report<'a> {
+    schema: &'static str,
+    command: &'static str,
+    result: &'static str,
+    base: Option<String>,
+    head: Option<String>,
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    ref_update: Option<&'a RefUpdate>,
+    policy: &'a str,
+    allowed_signers: &'a str,
+    blockers: Vec<BlockerOut<'a>>,
+    records: Vec<RecordOut<'a>>,
+    summary: Summary,
+}
+
+#[derive(Serialize)]
+struct BlockerOut<'a> {
+    id: &'a str,
+    constraint: &'a str,
+    kind: &'a str,
+    location: &'a Location,
+    evidence: &'a str,
+    fingerprint: &'a str,
+    commit: &'a str,
+    covered: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record: Option<RecordRef<'a>>,
+}
+
+#[derive(Serialize)]
+struct RecordRef<'a> {
+    commit: &'a str,
+    line: usize,
+    token_id: &'a str,
+    requester: &'a str,
+    key_fingerprint: &'a str,
+    approval: &'a str,
+    reason: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason_code: Option<&'a str>,
+    consumed: String,
+}
+
+#[derive(Serialize)]
+struct RecordOut<'a> {
+    commit: &'a str,
+    line: usize,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    why: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    blocker: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    constraint: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    requester: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    blockers: usize,
+    covered: usize,
+    uncovered: usize,
+    records: usize,
+    invalid_records: usize,
+    unattached_records: usize,
+}
+
+impl<'a> Report<'a> {
+    fn new(
+        plan: &'a Plan,
+        policy: &'a str,
+        signers: &'a str,
+        j: &'a Judgement,
+        shown: &'a [crate::report::Shown],
+    ) -> Report<'a> {
+        let id_of = |f: &Finding| {
+            shown
+                .iter()
+                .find(|s| s.finding.fingerprint == f.fingerprint)
+                .map(|s| s.id.as_str())
+                .unwrap_or("")
+        };
+        let blockers = j
+            .blockers
+            .iter()
+            .zip(&j.covered_by)
+            .map(|(b, c)| {
+                let record = c.and_then(|r| {
+                    let rep = &j.records[r];
+                    let rec = rep.record.as_ref()?;
+                    Some(record_ref(rep.commit.as_str(), rep.line, rec))
+                });
+                BlockerOut {
+                    id: id_of(&b.finding),
+                    constraint: &b.finding.constraint,
+                    kind: &b.finding.kind,
+                    location: &b.finding.location,
+                    evidence: &b.finding.evidence,
+                    fingerprint: &b.finding.fingerprint,
+                    commit: &b.commit,
+                    covered: record.is_some(),
+                    record,
+                }
+            })
+            .collect();
+        let records = j
+            .records
+            .iter()
+            .map(|r| {
+                let (status, why, blocker) = match &r.status {
+                    RecordStatus::Covers(b) => (
+                        "covers",
+                        None,
+                        Some(id_of(&j.blockers[*b].finding).to_string()),
+                    ),
+                    RecordStatus::Unattached => ("unattached", None, None),
+                    RecordStatus::Invalid(w) => ("invalid", Some(w.as_str()), None),
+                };
+                RecordOut {
+                    commit: &r.commit,
+                    line: r.line,
+                    status,
+                    why,
+                    blocker,
+                    constraint: r.record.as_ref().map(|x| x.constraint.as_str()),
+                    requester: r.record.as_ref().map(|x| x.requester.email.as_str()),
+                }
+            })
+            .collect();
+        let unattached = j
+            .records
+            .iter()
+            .filter(|r| r.status == RecordStatus::Unattached)
+            .count();
+        Report {
+            schema: "tollgate/v1",
+            command: "verify",
+            result: if j.passed() { "pass" } else { "fail" },
+            base: plan.base.map(|o| o.to_string()),
+            head: plan.head.map(|o| o.to_string()),
+            ref_update: plan.update.as_ref(),
+            policy,
+            allowed_signers: signers,
+            blockers,
+            records,
+            summary: Summary {
+                blockers: j.blockers.len(),
+                covered: j.blockers.len() - j.uncovered(),
+                uncovered: j.uncovered(),
+                records: j.records.len(),
+                invalid_records: j.invalid(),
+                unattached_records: unattached,
+            },
+        }
+    }
+
+    fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+}
+
+fn record_ref<'a>(commit: &'a str, line: usize, rec: &'a AuditRecord) -> RecordRef<'a> {
+    RecordRef {
+        commit,
+        line,
+        token_id: &rec.token_id,
+        requester: &rec.requester.email,
+        key_fingerprint: &rec.requester.key_fingerprint,
+        approval: rec.approval.as_str(),
+        reason: &rec.reason,
+        reason_code: rec.reason_code.as_deref(),
+        consumed: rec.consumed.to_rfc3339(),
+    }
+}
+
+fn human(p: &Printer, r: &Report<'_>) {
+    p.info(&format!(
+        "tollgate verify: {}..{} judged by {} and {}",
+        r.base.as_deref().map(short).unwrap_or("(none)"),
+        r.head.as_deref().map(short).unwrap_or("(deleted)"),
+        r.policy,
+        r.allowed_signers
+    ));
+    for b in &r.blockers {
+        match &b.record {
+            Some(rec) => p.info(&format!(
+                "  covered    {:<3} `{}` at {}\n             by {} ({}), {}: \"{}\"",
+                b.id,
+                b.constraint,
+                b.location,
+                rec.requester,
+                rec.key_fingerprint,
+                crate::overrides::token_id(rec.token_id),
+                rec.reason
+            )),
+            None => p.error(&format!(
+                "uncovered {:<3} `{}` at {}: {}  (fingerprint {})",
+                b.id,
+                b.constraint,
+                b.location,
+                b.evidence,
+                &b.fingerprint[..12]
+            )),
+        }
+    }
+    for rec in &r.records {
+        match rec.status {
+            "invalid" => p.error(&format!(
+                "invalid record on commit {} (line {}): {}",
+                short(rec.commit),
+                rec.line,
+                rec.why.unwrap_or("")
+            )),
+            "unattached" => p.info(&format!(
+                "  note: the record on commit {} (line {}) matches no blocker judged here",
+                short(rec.commit),
+                rec.line
+            )),
+            _ => {}
+        }
+    }
+    let s = &r.summary;
+    let line = format!(
+        "{} blocker{}: {} covered, {} uncovered; {} record{}, {} invalid",
+        s.blockers,
+        if s.blockers == 1 { "" } else { "s" },
+        s.covered,
+        s.uncovered,
+        s.records,
+        if s.records == 1 { "" } else { "s" },
+        s.invalid_records
+    );
+    if r.result == "pass" {
+        p.info(&format!("tollgate verify: passed ({line})"));
+    } else {
+        p.error(&format!("verification failed ({line})"));
+    }
+}
+
+fn short(sha: &str) -> &str {
+    if sha == ZERO {
+        return "0000000";
+    }
+    &sha[..sha.len().min(12)]
+}
