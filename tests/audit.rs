@@ -476,3 +476,21 @@ fn a_branch_push_stops_when_its_records_cannot_be_pushed() {
         .stderr_has("notes are not accepted here");
     assert_ne!(dev.remote_ref("main").as_deref(), Some(head.as_str()));
 }
+
+#[test]
+fn a_record_that_post_commit_missed_is_written_by_the_next_run() {
+    let t = team();
+    let dev = &t.dev;
+    std::fs::remove_file(dev.git_dir().join("hooks/post-commit")).unwrap();
+    let head = commit_secret_with_override(dev, "config.py");
+    assert!(dev.records(&head).is_empty());
+    let log = dev.tollgate(&["audit", "log"]);
+    log.success()
+        .stderr_has("tollgate: 1 audit record written to refs/notes/tollgate");
+    assert!(log.out().contains("[signature valid]"), "{log}");
+    assert_eq!(dev.records(&head).len(), 1, "{log}");
+    // And the push that follows carries it.
+    dev.git(&["push", "-q", "origin", "main"]).success();
+    let ci = ci(&t);
+    verify(&ci, &t.base, &head).success();
+}

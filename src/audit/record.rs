@@ -359,7 +359,7 @@ mod rfc3339 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::overrides::ledger::{State, Who};
     use std::path::Path;
@@ -377,7 +377,8 @@ mod tests {
         }
     }
 
-    fn record() -> AuditRecord {
+    /// A complete record (with a placeholder signature) for tests.
+    pub(crate) fn record() -> AuditRecord {
         AuditRecord {
             v: 1,
             token_id: "a".repeat(64),

@@ -265,3 +265,137 @@ fn to_chrono(d: std::time::Duration) -> Duration {
 fn short(sha: &str) -> &str {
     &sha[..sha.len().min(12)]
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::process::Command;
+
+    use super::*;
+    use crate::audit::record::tests::record;
+    use crate::audit::SigningKey;
+    use crate::check::Location;
+    use crate::policy::{OverrideMode, Severity, Source};
+
+    /// A signer list with one fresh key for alice, and a record signed by it.
+    fn signed(dir: &Path, edit: impl FnOnce(&mut AuditRecord)) -> (AllowedSigners, AuditRecord) {
+        let key = dir.join("key");
+        if !key.exists() {
+            let out = Command::new("ssh-keygen")
+                .env("LC_ALL", "C")
+                .args(["-q", "-t", "ed25519", "-N", "", "-C", "t", "-f"])
+                .arg(&key)
+                .output()
+                .unwrap();
+            assert!(out.status.success());
+        }
+        let signing = SigningKey::File(key.clone());
+        let public = std::fs::read_to_string(dir.join("key.pub")).unwrap();
+        let signers =
+            AllowedSigners::parse(&format!("alice@example.com {public}"), Path::new("s")).unwrap();
+        let mut r = record();
+        r.requester.key_fingerprint = signing.key_fingerprint().unwrap();
+        r.approver = r.requester.clone();
+        edit(&mut r);
+        r.sign(&signing).unwrap();
+        (signers, r)
+    }
+
+    fn policy(mode: &str, extra: &str) -> Policy {
+        let text = format!(
+            "[[force-push]]\nid = \"no-force-main\"\nbranches = [\"main\"]\noverride = \"{mode}\"\n{extra}"
+        );
+        crate::policy::load(Some(Source::new("p.toml", text))).unwrap()
+    }
+
+    fn blocker(r: &AuditRecord, mode: OverrideMode) -> Blocker {
+        Blocker {
+            finding: Finding {
+                constraint: r.constraint.clone(),
+                kind: r.kind.clone(),
+                severity: Severity::Block,
+                override_mode: mode,
+                location: Location::default(),
+                evidence: String::new(),
+                fingerprint: r.fingerprint.clone(),
+            },
+            commit: r.commit.clone(),
+        }
+    }
+
+    fn run(policy: &Policy, signers: &AllowedSigners, r: &AuditRecord) -> Judgement {
+        let notes = vec![(r.commit.clone(), r.to_line().unwrap())];
+        let uses = token_uses(&notes);
+        judge(
+            policy,
+            signers,
+            vec![blocker(r, OverrideMode::Token)],
+            &notes,
+            &uses,
+        )
+    }
+
+    #[test]
+    fn a_valid_record_covers_its_blocker_only_as_the_policy_allows() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let (signers, r) = signed(dir.path(), |_| {});
+        let j = run(&policy("token", ""), &signers, &r);
+        assert!(j.passed(), "{:?}", j.records);
+        assert_eq!(j.covered_by, vec![Some(0)]);
+
+        let j = run(&policy("never", ""), &signers, &r);
+        assert!(!j.passed());
+        assert!(
+            matches!(&j.records[0].status, RecordStatus::Invalid(w) if w.contains("no record passes it"))
+        );
+
+        let j = run(
+            &policy("two-key", "approvers = [\"bob@example.com\"]\n"),
+            &signers,
+            &r,
+        );
+        assert!(
+            matches!(&j.records[0].status, RecordStatus::Invalid(w) if w.contains("needs a two-key approval"))
+        );
+
+        // The record's token lived 1h; a 30m ceiling refuses it.
+        let j = run(&policy("token", "max-ttl = \"30m\"\n"), &signers, &r);
+        assert!(
+            matches!(&j.records[0].status, RecordStatus::Invalid(w) if w.contains("ceiling of 30m"))
+        );
+    }
+
+    #[test]
+    fn a_record_on_another_commit_is_invalid_and_does_not_discredit_the_original() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let (signers, r) = signed(dir.path(), |_| {});
+        let line = r.to_line().unwrap();
+        let other = "e".repeat(40);
+        let notes = vec![(r.commit.clone(), line.clone()), (other.clone(), line)];
+        let uses = token_uses(&notes);
+        assert_eq!(uses.get(&r.token_id), Some(&1));
+        let j = judge(
+            &policy("token", ""),
+            &signers,
+            vec![blocker(&r, OverrideMode::Token)],
+            &notes,
+            &uses,
+        );
+        assert_eq!(j.covered_by, vec![Some(0)]);
+        assert!(
+            matches!(&j.records[1].status, RecordStatus::Invalid(w) if w.contains("never copied"))
+        );
+        assert_eq!(j.invalid(), 1);
+    }
+
+    #[test]
+    fn a_record_matching_no_blocker_is_unattached_not_invalid() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let (signers, r) = signed(dir.path(), |_| {});
+        let notes = vec![(r.commit.clone(), r.to_line().unwrap())];
+        let uses = token_uses(&notes);
+        let j = judge(&policy("token", ""), &signers, Vec::new(), &notes, &uses);
+        assert_eq!(j.records[0].status, RecordStatus::Unattached);
+        assert!(j.passed());
+    }
+}

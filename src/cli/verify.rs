@@ -75,57 +75,62 @@ struct Plan {
 pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Outcome> {
     let repo = ctx.repo()?;
     let plan = plan(&repo, &args)?;
-    let Some(base) = plan.base else {
+    let explicit_policy = ctx.explicit_policy()?;
+    let base = plan.base;
+    if base.is_none() && (explicit_policy.is_none() || args.allowed_signers.is_none()) {
         anyhow::bail!(
-            "the ref is new, so there is no base to take the policy from: pass `--base <rev>` (for example the default branch) to say which policy and signers judge it"
+            "the ref is new, so there is no base to take the policy from: pass `--base <rev>` (for example the default branch), or name both `--policy` and `--allowed-signers` to judge its whole history"
         );
-    };
-    let base_name = short(&base.to_string()).to_string();
-
-    let (policy_source, policy) = match ctx.explicit_policy()? {
-        Some(src) => (src.name.clone(), ctx.load_policy(Some(src))?),
-        None => match repo.file_at(base, ".tollgate.toml")? {
+    }
+    let base_name = base.map(|b| short(&b.to_string()).to_string());
+    let from_base = |path: &str| -> anyhow::Result<Option<(String, String)>> {
+        let (Some(b), Some(n)) = (base, &base_name) else {
+            return Ok(None);
+        };
+        let name = format!("{path}@{n}");
+        match repo.file_at(b, path)? {
             Some(bytes) => {
-                let name = format!(".tollgate.toml@{base_name}");
                 let text = String::from_utf8(bytes)
                     .map_err(|_| anyhow::anyhow!("`{name}` is not UTF-8"))?;
-                (
-                    name.clone(),
-                    ctx.load_policy(Some(Source::new(name, text)))?,
-                )
+                Ok(Some((name, text)))
             }
+            None => Ok(None),
+        }
+    };
+
+    let (policy_source, policy) = match explicit_policy {
+        Some(src) => (src.name.clone(), ctx.load_policy(Some(src))?),
+        None => match from_base(".tollgate.toml")? {
+            Some((name, text)) => (
+                name.clone(),
+                ctx.load_policy(Some(Source::new(name, text)))?,
+            ),
             None => ("builtin:recommended".into(), ctx.load_policy(None)?),
         },
     };
     let (signers_source, signers) = match &args.allowed_signers {
         Some(p) => (p.display().to_string(), AllowedSigners::load(p)?),
         None => {
-            let name = format!("{ALLOWED_SIGNERS}@{base_name}");
-            let text = repo
-                .file_at(base, ALLOWED_SIGNERS)?
-                .map(|b| String::from_utf8_lossy(&b).into_owned());
-            if text.is_none() {
-                ctx.printer.warning(&format!(
-                    "base {base_name} has no `{ALLOWED_SIGNERS}`: no audit record can be valid"
-                ));
-            }
+            let name = format!("{ALLOWED_SIGNERS}@{}", base_name.as_deref().unwrap_or(""));
+            let text = match from_base(ALLOWED_SIGNERS)? {
+                Some((_, text)) => text,
+                None => {
+                    ctx.printer.warning(&format!(
+                        "base has no `{ALLOWED_SIGNERS}`: no audit record can be valid"
+                    ));
+                    String::new()
+                }
+            };
             (
                 name.clone(),
-                AllowedSigners::parse(&text.unwrap_or_default(), Path::new(&name))?,
+                AllowedSigners::parse(&text, Path::new(&name))?,
             )
         }
     };
 
     let engine = Engine::new(&policy);
     let mut findings = match plan.head {
-        Some(head) => gate::evaluate(
-            &repo,
-            &engine,
-            &Event::Range {
-                base: Some(base),
-                head,
-            },
-        )?,
+        Some(head) => gate::evaluate(&repo, &engine, &Event::Range { base, head })?,
         None => Vec::new(),
     };
     if let Some(u) = &plan.update {
@@ -149,7 +154,7 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Outcome> {
     let all = repo.all_notes(&args.notes_ref)?;
     let mut judged: HashSet<String> = match plan.head {
         Some(head) => repo
-            .range_commits(Some(base), head)?
+            .range_commits(base, head)?
             .into_iter()
             .map(|c| c.to_string())
             .collect(),
