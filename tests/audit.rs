@@ -456,6 +456,13 @@ fn two_clones_pushing_records_at_once_keep_every_record() {
         note.success();
         assert!(note.out().contains(who), "{note}");
     }
+    // Each can fetch the other's records by hand.
+    for (r, other) in [(alice, &b), (&bob, &a)] {
+        r.tollgate(&["notes", "fetch"])
+            .success()
+            .stderr_has("merged into refs/notes/tollgate");
+        assert_eq!(r.records(other).len(), 1);
+    }
 }
 
 #[test]
