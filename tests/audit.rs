@@ -9,7 +9,7 @@ mod common;
 use std::process::Stdio;
 
 use chrono::{DateTime, Duration, Utc};
-use common::{aws_line, mint, Repo, AWS_KEY};
+use common::{aws_line, commit_secret_with_override, Repo, AWS_KEY};
 use tollgate::audit::{Approval, AuditRecord, Identity, SigningKey};
 use tollgate::check::Location;
 use tollgate::policy::Severity;
@@ -30,20 +30,6 @@ fn team() -> Team {
     let base = dev.commit_all("base: allow alice's signing key");
     dev.git(&["push", "-q", "origin", "main"]).success();
     Team { dev, base }
-}
-
-/// Stages a secret in `file`, is blocked, mints a token and commits with it;
-/// returns the new commit.
-fn commit_secret_with_override(repo: &Repo, file: &str) -> String {
-    repo.write(file, aws_line());
-    repo.git(&["add", file]).success();
-    repo.git(&["commit", "-qm", "add key"])
-        .code(1)
-        .stderr_has("aws-access-key-id");
-    let token = mint(repo, "B1", &[], &[]);
-    repo.git_env(&["commit", "-qm", "add key"], &[("TOLLGATE_TOKEN", &token)])
-        .success();
-    repo.head().unwrap()
 }
 
 /// A clone of the remote as CI sees it, with the records fetched.

@@ -23,6 +23,8 @@ pub enum HookName {
     PrePush,
     /// Runs after a commit is made.
     PostCommit,
+    /// On a server: judges a push before any ref moves.
+    PreReceive,
 }
 
 impl HookName {
@@ -31,6 +33,7 @@ impl HookName {
             HookName::PreCommit => "pre-commit",
             HookName::PrePush => "pre-push",
             HookName::PostCommit => "post-commit",
+            HookName::PreReceive => "pre-receive",
         }
     }
 }
@@ -50,13 +53,16 @@ pub struct HookArgs {
 pub fn run(ctx: &Ctx, args: HookArgs) -> anyhow::Result<Outcome> {
     let repo = ctx.repo()?;
     let mut stdin = Vec::new();
-    if args.name == HookName::PrePush {
+    if matches!(args.name, HookName::PrePush | HookName::PreReceive) {
         std::io::stdin()
             .read_to_end(&mut stdin)
             .map_err(|e| anyhow::anyhow!("cannot read the pre-push input: {e}"))?;
     }
     if run_chained(ctx, &repo, args.name, &args.args, &stdin)? == Outcome::Blocked {
         return Ok(Outcome::Blocked);
+    }
+    if args.name == HookName::PreReceive {
+        return super::receive::run(ctx, &stdin);
     }
     // Records that an earlier `post-commit` could not write go first, so
     // that a push carries them and honours them.
@@ -69,7 +75,7 @@ pub fn run(ctx: &Ctx, args: HookArgs) -> anyhow::Result<Outcome> {
     let policy = ctx.policy(Some(&repo))?;
     let engine = Engine::new(&policy);
     let event = match args.name {
-        HookName::PostCommit => unreachable!("returned above"),
+        HookName::PostCommit | HookName::PreReceive => unreachable!("returned above"),
         HookName::PreCommit => Event::Staged,
         HookName::PrePush => {
             let remote = args.args.first().cloned().ok_or_else(|| {
@@ -157,11 +163,13 @@ fn run_chained(
     }
     let mut child = Command::new(&path)
         .args(args)
-        .stdin(if name == HookName::PrePush {
-            Stdio::piped()
-        } else {
-            Stdio::inherit()
-        })
+        .stdin(
+            if matches!(name, HookName::PrePush | HookName::PreReceive) {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            },
+        )
         .spawn()
         .map_err(|e| anyhow::anyhow!("cannot run the chained hook `{}`: {e}", path.display()))?;
     if let Some(mut pipe) = child.stdin.take() {

@@ -21,6 +21,10 @@ pub const HOOKS: [(&str, &str); 3] = [
     ("post-commit", include_str!("../../hooks/post-commit")),
 ];
 
+/// The hook `tollgate install --server` installs in a server's repository.
+pub const SERVER_HOOKS: [(&str, &str); 1] =
+    [("pre-receive", include_str!("../../hooks/pre-receive"))];
+
 /// Marks a hook file as tollgate's own.
 pub const MARKER: &str = "tollgate-managed-hook";
 
@@ -29,14 +33,18 @@ pub const CHAINED_SUFFIX: &str = ".tollgate-chained";
 
 /// Arguments of `tollgate install`.
 #[derive(Debug, Args)]
-pub struct InstallArgs {}
+pub struct InstallArgs {
+    /// Install the server-side `pre-receive` hook (in the bare repository a server pushes to) instead of the client hooks
+    #[arg(long)]
+    server: bool,
+}
 
 fn is_ours(path: &Path) -> bool {
     fs::read_to_string(path).is_ok_and(|t| t.contains(MARKER))
 }
 
 /// Installs (or refreshes) the shims. Idempotent.
-pub fn install(ctx: &Ctx, _args: InstallArgs) -> anyhow::Result<Outcome> {
+pub fn install(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<Outcome> {
     let repo = ctx.repo()?;
     let dir = repo.hooks_dir()?;
     fs::create_dir_all(&dir)
@@ -45,7 +53,8 @@ pub fn install(ctx: &Ctx, _args: InstallArgs) -> anyhow::Result<Outcome> {
         .and_then(|p| p.canonicalize())
         .map_err(|e| anyhow::anyhow!("cannot locate the tollgate binary: {e}"))?;
     let quoted = exe.to_string_lossy().replace('\'', "'\\''");
-    for (name, template) in HOOKS {
+    let hooks: &[(&str, &str)] = if args.server { &SERVER_HOOKS } else { &HOOKS };
+    for &(name, template) in hooks {
         let path = dir.join(name);
         let chained = dir.join(format!("{name}{CHAINED_SUFFIX}"));
         if path.exists() && !is_ours(&path) {
@@ -68,8 +77,11 @@ pub fn install(ctx: &Ctx, _args: InstallArgs) -> anyhow::Result<Outcome> {
             .and_then(|_| fs::set_permissions(&path, fs::Permissions::from_mode(0o755)))
             .map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", path.display()))?;
     }
+    let names: Vec<&str> = hooks.iter().map(|(n, _)| *n).collect();
     ctx.printer.info(&format!(
-        "tollgate: installed pre-commit, pre-push and post-commit hooks in `{}`",
+        "tollgate: installed the {} hook{} in `{}`",
+        names.join(", "),
+        if names.len() == 1 { "" } else { "s" },
         dir.display()
     ));
     Ok(Outcome::Pass)
@@ -79,7 +91,7 @@ pub fn install(ctx: &Ctx, _args: InstallArgs) -> anyhow::Result<Outcome> {
 pub fn uninstall(ctx: &Ctx) -> anyhow::Result<Outcome> {
     let repo = ctx.repo()?;
     let dir = repo.hooks_dir()?;
-    for (name, _) in HOOKS {
+    for (name, _) in HOOKS.iter().chain(SERVER_HOOKS.iter()) {
         let path = dir.join(name);
         let chained = dir.join(format!("{name}{CHAINED_SUFFIX}"));
         if path.exists() {

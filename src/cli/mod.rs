@@ -9,6 +9,7 @@ mod install;
 mod notes_cmd;
 mod override_cmd;
 mod policy_cmd;
+mod receive;
 mod records;
 pub mod tty;
 mod verify;

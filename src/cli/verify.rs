@@ -13,15 +13,14 @@ use clap::Args;
 use git2::Oid;
 use serde::Serialize;
 
-use super::gate::{self, Event};
 use super::records::ALLOWED_SIGNERS;
 use super::{Ctx, Outcome};
 use crate::audit::verify::{self, Blocker, Judgement, RecordStatus};
 use crate::audit::{AllowedSigners, AuditRecord};
 use crate::check::{Engine, Finding, Findings, Location, RefUpdate};
 use crate::git::{Repo, NOTES_REF};
-use crate::policy::{Severity, Source};
-use crate::report::Printer;
+use crate::policy::{Policy, Severity, Source};
+use crate::report::{Printer, Shown};
 
 const ZERO: &str = "0000000000000000000000000000000000000000";
 
@@ -65,10 +64,10 @@ pub struct VerifyArgs {
 }
 
 /// What is judged, resolved.
-struct Plan {
-    base: Option<Oid>,
-    head: Option<Oid>,
-    update: Option<RefUpdate>,
+pub(super) struct Plan {
+    pub base: Option<Oid>,
+    pub head: Option<Oid>,
+    pub update: Option<RefUpdate>,
 }
 
 /// Runs the verification.
@@ -82,92 +81,33 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Outcome> {
             "the ref is new, so there is no base to take the policy from: pass `--base <rev>` (for example the default branch), or name both `--policy` and `--allowed-signers` to judge its whole history"
         );
     }
-    let base_name = base.map(|b| short(&b.to_string()).to_string());
-    let from_base = |path: &str| -> anyhow::Result<Option<(String, String)>> {
-        let (Some(b), Some(n)) = (base, &base_name) else {
-            return Ok(None);
-        };
-        let name = format!("{path}@{n}");
-        match repo.file_at(b, path)? {
-            Some(bytes) => {
-                let text = String::from_utf8(bytes)
-                    .map_err(|_| anyhow::anyhow!("`{name}` is not UTF-8"))?;
-                Ok(Some((name, text)))
-            }
-            None => Ok(None),
-        }
-    };
+    let trusted = Trusted::load(
+        ctx,
+        &repo,
+        base,
+        explicit_policy,
+        args.allowed_signers.as_deref(),
+    )?;
+    let (policy_source, policy, signers_source, signers) = (
+        trusted.policy_source,
+        trusted.policy,
+        trusted.signers_source,
+        trusted.signers,
+    );
 
-    let (policy_source, policy) = match explicit_policy {
-        Some(src) => (src.name.clone(), ctx.load_policy(Some(src))?),
-        None => match from_base(".tollgate.toml")? {
-            Some((name, text)) => (
-                name.clone(),
-                ctx.load_policy(Some(Source::new(name, text)))?,
-            ),
-            None => ("builtin:recommended".into(), ctx.load_policy(None)?),
-        },
-    };
-    let (signers_source, signers) = match &args.allowed_signers {
-        Some(p) => (p.display().to_string(), AllowedSigners::load(p)?),
-        None => {
-            let name = format!("{ALLOWED_SIGNERS}@{}", base_name.as_deref().unwrap_or(""));
-            let text = match from_base(ALLOWED_SIGNERS)? {
-                Some((_, text)) => text,
-                None => {
-                    ctx.printer.warning(&format!(
-                        "base has no `{ALLOWED_SIGNERS}`: no audit record can be valid"
-                    ));
-                    String::new()
-                }
-            };
-            (
-                name.clone(),
-                AllowedSigners::parse(&text, Path::new(&name))?,
-            )
-        }
-    };
-
-    let engine = Engine::new(&policy);
-    let mut findings = match plan.head {
-        Some(head) => gate::evaluate(&repo, &engine, &Event::Range { base, head })?,
+    let commits = match plan.head {
+        Some(head) => repo.range_commits(base, head)?,
         None => Vec::new(),
     };
-    if let Some(u) = &plan.update {
-        let mut out = Findings::default();
-        engine.check_ref_update(u, &mut out);
-        findings.extend(out.into_vec());
-    }
-    let shown = crate::report::number(findings);
-    let blockers: Vec<Blocker> = shown
-        .iter()
-        .filter(|s| s.finding.severity == Severity::Block)
-        .filter_map(|s| {
-            Some(Blocker {
-                finding: s.finding.clone(),
-                commit: s.finding.location.commit.clone()?,
-            })
-        })
-        .collect();
-
-    // Records on the commits judged here; token ids counted over all.
     let all = repo.all_notes(&args.notes_ref)?;
-    let mut judged: HashSet<String> = match plan.head {
-        Some(head) => repo
-            .range_commits(base, head)?
-            .into_iter()
-            .map(|c| c.to_string())
-            .collect(),
-        None => HashSet::new(),
-    };
-    judged.extend(blockers.iter().map(|b| b.commit.clone()));
-    let notes: Vec<(String, String)> = all
-        .iter()
-        .filter(|(c, _)| judged.contains(c))
-        .cloned()
-        .collect();
-    let uses = verify::token_uses(&all);
-    let judgement = verify::judge(&policy, &signers, blockers, &notes, &uses);
+    let (shown, judgement) = judge_commits(
+        &repo,
+        &policy,
+        &signers,
+        &commits,
+        plan.update.as_ref(),
+        &all,
+    )?;
 
     if repo.ref_target(&args.notes_ref).is_none() && !judgement.blockers.is_empty() {
         ctx.printer.hint(&format!(
@@ -185,6 +125,121 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Blocked
     })
+}
+
+/// The policy and signer list that judge, with where each came from.
+pub(super) struct Trusted {
+    pub policy_source: String,
+    pub policy: Policy,
+    pub signers_source: String,
+    pub signers: AllowedSigners,
+}
+
+impl Trusted {
+    /// Explicit files where given, else `.tollgate.toml` and
+    /// `.tollgate/allowed_signers` in `base`'s tree (no policy file: the
+    /// builtin `recommended` pack; no signer list: no record is valid).
+    pub fn load(
+        ctx: &Ctx,
+        repo: &Repo,
+        base: Option<Oid>,
+        policy: Option<Source>,
+        signers: Option<&Path>,
+    ) -> anyhow::Result<Trusted> {
+        let base_name = base.map(|b| short(&b.to_string()).to_string());
+        let from_base = |path: &str| -> anyhow::Result<Option<(String, String)>> {
+            let (Some(b), Some(n)) = (base, &base_name) else {
+                return Ok(None);
+            };
+            let name = format!("{path}@{n}");
+            match repo.file_at(b, path)? {
+                Some(bytes) => {
+                    let text = String::from_utf8(bytes)
+                        .map_err(|_| anyhow::anyhow!("`{name}` is not UTF-8"))?;
+                    Ok(Some((name, text)))
+                }
+                None => Ok(None),
+            }
+        };
+        let (policy_source, policy) = match policy {
+            Some(src) => (src.name.clone(), ctx.load_policy(Some(src))?),
+            None => match from_base(".tollgate.toml")? {
+                Some((name, text)) => (
+                    name.clone(),
+                    ctx.load_policy(Some(Source::new(name, text)))?,
+                ),
+                None => ("builtin:recommended".into(), ctx.load_policy(None)?),
+            },
+        };
+        let (signers_source, signers) = match signers {
+            Some(p) => (p.display().to_string(), AllowedSigners::load(p)?),
+            None => {
+                let name = format!("{ALLOWED_SIGNERS}@{}", base_name.as_deref().unwrap_or(""));
+                let text = match from_base(ALLOWED_SIGNERS)? {
+                    Some((_, text)) => text,
+                    None => {
+                        ctx.printer.warning(&format!(
+                            "no `{ALLOWED_SIGNERS}` in the trusted tree: no audit record can be valid"
+                        ));
+                        String::new()
+                    }
+                };
+                (
+                    name.clone(),
+                    AllowedSigners::parse(&text, Path::new(&name))?,
+                )
+            }
+        };
+        Ok(Trusted {
+            policy_source,
+            policy,
+            signers_source,
+            signers,
+        })
+    }
+}
+
+/// Re-runs every constraint over `commits` (and the ref update, if any)
+/// and judges each blocker against the records in `notes`, of which those
+/// on the judged commits are reported; token ids are counted over all.
+pub(super) fn judge_commits(
+    repo: &Repo,
+    policy: &Policy,
+    signers: &AllowedSigners,
+    commits: &[Oid],
+    update: Option<&RefUpdate>,
+    notes: &[(String, String)],
+) -> anyhow::Result<(Vec<Shown>, Judgement)> {
+    let engine = Engine::new(policy);
+    let mut out = Findings::default();
+    let mut seen = HashSet::new();
+    for &c in commits {
+        repo.commit_changes(c, &mut seen, &mut |ch| engine.check_content(ch, &mut out))?;
+    }
+    if let Some(u) = update {
+        engine.check_ref_update(u, &mut out);
+    }
+    let shown = crate::report::number(out.into_vec());
+    let blockers: Vec<Blocker> = shown
+        .iter()
+        .filter(|s| s.finding.severity == Severity::Block)
+        .filter_map(|s| {
+            Some(Blocker {
+                finding: s.finding.clone(),
+                commit: s.finding.location.commit.clone()?,
+            })
+        })
+        .collect();
+    let mut judged: HashSet<String> = commits.iter().map(|c| c.to_string()).collect();
+    judged.extend(blockers.iter().map(|b| b.commit.clone()));
+    let on_judged: Vec<(String, String)> = notes
+        .iter()
+        .filter(|(c, _)| judged.contains(c))
+        .cloned()
+        .collect();
+    let uses = verify::token_uses(notes);
+    let judgement = verify::judge(policy, signers, blockers, &on_judged, &uses);
+    Ok((shown, judgement))
 }
 
 fn plan(repo: &Repo, args: &VerifyArgs) -> anyhow::Result<Plan> {
@@ -236,7 +291,7 @@ fn plan(repo: &Repo, args: &VerifyArgs) -> anyhow::Result<Plan> {
 
 /// The `tollgate/v1` JSON of a verification.
 #[derive(Serialize)]
-struct Report<'a> {
+pub(super) struct Report<'a> {
     schema: &'static str,
     command: &'static str,
     result: &'static str,
@@ -305,7 +360,7 @@ struct Summary {
 }
 
 impl<'a> Report<'a> {
-    fn new(
+    pub fn new(
         plan: &'a Plan,
         policy: &'a str,
         signers: &'a str,
@@ -414,7 +469,7 @@ fn record_ref<'a>(commit: &'a str, line: usize, rec: &'a AuditRecord) -> RecordR
     }
 }
 
-fn human(p: &Printer, r: &Report<'_>) {
+pub(super) fn human(p: &Printer, r: &Report<'_>) {
     p.info(&format!(
         "tollgate verify: {}..{} judged by {} and {}",
         r.base.as_deref().map(short).unwrap_or("(none)"),

@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use git2::{Delta, DiffFindOptions, DiffOptions, ObjectType, Oid, Patch, Repository, Sort};
 
 pub use notes::{tracking_ref, NotesPush, NOTES_REF};
-pub use push::{parse_push_lines, PushLine};
+pub use push::{parse_push_lines, parse_receive_lines, PushLine, ReceiveLine};
 
 use crate::check::{AddedChunk, CommitTarget, ContentChange, RefUpdate};
 
@@ -346,6 +346,36 @@ impl Repo {
         walk.push(head).ctx(|| format!("cannot walk from {head}"))?;
         if let Some(b) = base {
             walk.hide(b).ctx(|| format!("cannot hide {b}"))?;
+        }
+        walk.collect::<Result<Vec<_>, _>>()
+            .ctx(|| "cannot walk history".into())
+    }
+
+    /// Commits reachable from `tip` and from no existing ref (notes aside),
+    /// oldest first: what a push brings to a server, as pre-receive sees it.
+    pub fn new_commits(&self, tip: Oid) -> Result<Vec<Oid>, GitError> {
+        let Ok(tip) = self
+            .repo
+            .find_object(tip, None)
+            .and_then(|o| o.peel(ObjectType::Commit))
+        else {
+            return Ok(Vec::new()); // a tag of a tree or blob: no commits
+        };
+        let mut walk = self.walk()?;
+        walk.push(tip.id())
+            .ctx(|| format!("cannot walk from {}", tip.id()))?;
+        for r in self
+            .repo
+            .references()
+            .ctx(|| "cannot list refs".into())?
+            .flatten()
+        {
+            if r.name().is_some_and(|n| n.starts_with("refs/notes/")) {
+                continue;
+            }
+            if let Ok(c) = r.peel_to_commit() {
+                walk.hide(c.id()).ctx(|| "cannot walk history".into())?;
+            }
         }
         walk.collect::<Result<Vec<_>, _>>()
             .ctx(|| "cannot walk history".into())

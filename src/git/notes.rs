@@ -103,6 +103,45 @@ impl Repo {
         Ok(out)
     }
 
+    /// Every annotated commit and its note in the notes commit `notes`
+    /// (which no ref needs to point at yet: pre-receive reads a pushed notes
+    /// commit before git moves the ref). Fan-out directories are joined
+    /// back into the annotated sha.
+    pub fn notes_in_commit(&self, notes: Oid) -> Result<Vec<(String, String)>, GitError> {
+        let tree = self
+            .repo
+            .find_commit(notes)
+            .and_then(|c| c.tree())
+            .ctx(|| format!("cannot read the notes commit {notes}"))?;
+        let mut out = Vec::new();
+        let mut failed = None;
+        tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+            if entry.kind() != Some(git2::ObjectType::Blob) {
+                return git2::TreeWalkResult::Ok;
+            }
+            let name = format!("{}{}", dir.replace('/', ""), entry.name().unwrap_or(""));
+            if Oid::from_str(&name).is_err() || !(name.len() == 40 || name.len() == 64) {
+                return git2::TreeWalkResult::Ok; // not a note
+            }
+            match self.repo.find_blob(entry.id()) {
+                Ok(b) => out.push((name, String::from_utf8_lossy(b.content()).into_owned())),
+                Err(e) => {
+                    failed = Some(e);
+                    return git2::TreeWalkResult::Abort;
+                }
+            }
+            git2::TreeWalkResult::Ok
+        })
+        .ctx(|| format!("cannot read the notes commit {notes}"))?;
+        if let Some(e) = failed {
+            return Err(GitError::Git2 {
+                what: format!("cannot read a note in {notes}"),
+                source: e,
+            });
+        }
+        Ok(out)
+    }
+
     /// The commit a ref points at, if it exists.
     pub fn ref_target(&self, name: &str) -> Option<Oid> {
         self.repo.refname_to_id(name).ok()

@@ -66,6 +66,47 @@ pub fn parse_push_lines(input: &[u8]) -> Result<Vec<PushLine>, GitError> {
     Ok(out)
 }
 
+/// One ref update as git announces it to pre-receive: `<old> <new> <ref>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiveLine {
+    /// The ref's sha before the push; `None` when the ref is new.
+    pub old: Option<Oid>,
+    /// The pushed sha; `None` for a deletion.
+    pub new: Option<Oid>,
+    /// The full ref name.
+    pub ref_name: String,
+}
+
+/// Parses pre-receive input; empty lines are skipped; anything else
+/// malformed is an error (and the push is refused).
+pub fn parse_receive_lines(input: &[u8]) -> Result<Vec<ReceiveLine>, GitError> {
+    let mut out = Vec::new();
+    for (i, raw) in input.split(|&b| b == b'\n').enumerate() {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.is_empty() {
+            continue;
+        }
+        let err = |why: &str| GitError::PushLine {
+            line: i + 1,
+            why: why.to_string(),
+        };
+        let text = std::str::from_utf8(raw).map_err(|_| err("not UTF-8"))?;
+        let fields: Vec<&str> = text.splitn(3, ' ').collect();
+        let [old, new, ref_name] = fields[..] else {
+            return Err(err("expected `<old sha> <new sha> <ref>`"));
+        };
+        if !ref_name.starts_with("refs/") || ref_name.contains(char::is_control) {
+            return Err(err("the ref must be a full ref name"));
+        }
+        out.push(ReceiveLine {
+            old: parse_sha(old).ok_or_else(|| err("bad old sha"))?,
+            new: parse_sha(new).ok_or_else(|| err("bad new sha"))?,
+            ref_name: ref_name.to_string(),
+        });
+    }
+    Ok(out)
+}
+
 /// `Some(None)` for the all-zero sha, `Some(Some(oid))` for a valid one.
 fn parse_sha(s: &str) -> Option<Option<Oid>> {
     if !(s.len() == 40 || s.len() == 64) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -92,6 +133,21 @@ mod tests {
         assert!(lines[0].remote_sha.is_none());
         assert!(lines[1].local_sha.is_none());
         assert_eq!(lines[1].to_line(), format!("(delete) {Z} refs/heads/b {A}"));
+    }
+
+    #[test]
+    fn parses_pre_receive_input() {
+        let input = format!("{Z} {A} refs/heads/new\n{A} {Z} refs/tags/v1\n");
+        let lines = parse_receive_lines(input.as_bytes()).unwrap();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].old.is_none() && lines[0].new.is_some());
+        assert!(lines[1].new.is_none());
+        assert_eq!(lines[1].ref_name, "refs/tags/v1");
+        let e = parse_receive_lines(format!("{A} {A} main\n").as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 1") && e.contains("full ref name"), "{e}");
+        assert!(parse_receive_lines(format!("{A} refs/heads/x\n").as_bytes()).is_err());
     }
 
     #[test]

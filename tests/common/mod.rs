@@ -555,3 +555,17 @@ pub fn mint(repo: &Repo, finding: &str, extra: &[&str], env: &[(&str, &str)]) ->
     assert!(token.starts_with("tgt1_") && token.len() == 45, "{token}");
     token.to_string()
 }
+
+/// Stages a secret in `file`, is blocked, mints a token and commits with it;
+/// returns the new commit.
+pub fn commit_secret_with_override(repo: &Repo, file: &str) -> String {
+    repo.write(file, aws_line());
+    repo.git(&["add", file]).success();
+    repo.git(&["commit", "-qm", "add key"])
+        .code(1)
+        .stderr_has("aws-access-key-id");
+    let token = mint(repo, "B1", &[], &[]);
+    repo.git_env(&["commit", "-qm", "add key"], &[("TOLLGATE_TOKEN", &token)])
+        .success();
+    repo.head().unwrap()
+}
