@@ -274,6 +274,7 @@ impl Forge<'_> {
             requester: me.clone(),
             approver: me,
             approval: Approval::Challenge,
+            two_key: None,
             minted,
             expires: minted + Duration::hours(1),
             consumed,

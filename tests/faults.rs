@@ -44,14 +44,19 @@ fn a_hook_killed_at_any_moment_leaves_a_valid_ledger_and_no_lost_record() {
     repo.git(&["commit", "-qm", "x"]).code(1);
     let token = mint(&repo, "B1", &[], &[]);
     let mut consumed_at = None;
-    for i in 0..40u64 {
+    // Kill after 0, 0.5, 2, 4.5 … ms (growing, so that a slow machine still
+    // reaches the consumption), until a few runs after it happened.
+    for i in 0..80u64 {
+        if consumed_at.is_some_and(|c| i > c + 4) {
+            break;
+        }
         let mut c = repo.command(tollgate_bin());
         c.args(["hook", "pre-commit"])
             .env("TOLLGATE_TOKEN", &token)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let mut child = c.spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(i * 2));
+        std::thread::sleep(Duration::from_micros(i * i * 500));
         // setsid --wait runs tollgate as its child; kill the whole session.
         let _ = std::process::Command::new("pkill")
             .args(["-KILL", "-s", &child.id().to_string()])

@@ -8,6 +8,7 @@
 //! CLI layer), or print anything.
 
 pub mod allowed_signers;
+pub mod approval;
 pub mod config;
 pub mod jcs;
 pub mod pending;

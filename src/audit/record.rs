@@ -89,6 +89,9 @@ pub struct AuditRecord {
     pub approver: Identity,
     /// How the token was minted.
     pub approval: Approval,
+    /// For `two-key`: the signed request and the signed approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub two_key: Option<super::approval::TwoKeyProof>,
     /// When the token was minted.
     #[serde(with = "rfc3339")]
     pub minted: DateTime<Utc>,
@@ -112,12 +115,13 @@ impl AuditRecord {
     ///
     /// `requester` is the person consuming the token (whose key signs the
     /// record); `approver` is `None` for a challenge token (the requester
-    /// approved it) and the second signer for a two-key token.
+    /// approved it) and, for a two-key token, the second signer with the
+    /// signed request and approval.
     pub fn from_entry(
         entry: &Entry,
         commit: &str,
         requester: Identity,
-        approver: Option<Identity>,
+        approver: Option<(Identity, super::approval::TwoKeyProof)>,
         consumed: DateTime<Utc>,
         policy_sha256: &str,
     ) -> Result<AuditRecord, AuditError> {
@@ -131,13 +135,12 @@ impl AuditRecord {
             "two-key" => Approval::TwoKey,
             other => return Err(invalid(format!("unknown approval method `{other}`"))),
         };
-        let approver = match (approval, approver) {
-            (Approval::Challenge, None) => requester.clone(),
-            (Approval::Challenge, Some(a)) if a == requester => a,
+        let (approver, two_key) = match (approval, approver) {
+            (Approval::Challenge, None) => (requester.clone(), None),
             (Approval::Challenge, Some(_)) => {
                 return Err(invalid("a challenge token has no second approver".into()))
             }
-            (Approval::TwoKey, Some(a)) => a,
+            (Approval::TwoKey, Some((a, proof))) => (a, Some(proof)),
             (Approval::TwoKey, None) => {
                 return Err(invalid("a two-key token needs its approver".into()))
             }
@@ -156,6 +159,7 @@ impl AuditRecord {
             requester,
             approver,
             approval,
+            two_key,
             minted: entry.minted,
             expires: entry.expires,
             consumed,
@@ -276,6 +280,11 @@ impl AuditRecord {
         {
             return invalid("a `two-key` record's approver used the requester's key".into());
         }
+        if (self.approval == Approval::TwoKey) != self.two_key.is_some() {
+            return invalid(
+                "a `two-key` record, and only one, carries the signed request and approval".into(),
+            );
+        }
         for (name, value) in [
             ("constraint", &self.constraint),
             ("kind", &self.kind),
@@ -342,7 +351,7 @@ pub fn parse_note(note: &str) -> Vec<(usize, Result<AuditRecord, AuditError>)> {
 
 /// RFC 3339 in UTC with `Z`, and fractional seconds only when there are
 /// any, so a time has exactly one written form.
-mod rfc3339 {
+pub(crate) mod rfc3339 {
     use chrono::{DateTime, SecondsFormat, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
 
@@ -396,6 +405,7 @@ pub(crate) mod tests {
             requester: alice(),
             approver: alice(),
             approval: Approval::Challenge,
+            two_key: None,
             minted: t("2025-06-01T10:00:00Z"),
             expires: t("2025-06-01T11:00:00Z"),
             consumed: t("2025-06-01T10:05:00.250Z"),
@@ -574,6 +584,15 @@ pub(crate) mod tests {
             expires: t("2025-06-01T11:00:00Z"),
             used_at: None,
             used_for: None,
+            request: None,
+            approval: None,
+        }
+    }
+
+    fn proof() -> super::super::approval::TwoKeyProof {
+        super::super::approval::TwoKeyProof {
+            request: "tgreq1_x".into(),
+            approval: "tgapp1_y".into(),
         }
     }
 
@@ -603,7 +622,7 @@ pub(crate) mod tests {
             &entry("two-key"),
             &c,
             alice(),
-            Some(bob.clone()),
+            Some((bob.clone(), proof())),
             consumed,
             &"d".repeat(64),
         )
@@ -623,7 +642,7 @@ pub(crate) mod tests {
             &entry("two-key"),
             &c,
             alice(),
-            Some(alice()),
+            Some((alice(), proof())),
             consumed,
             &"d".repeat(64)
         )

@@ -14,7 +14,8 @@ use std::collections::HashMap;
 
 use chrono::Duration;
 
-use super::allowed_signers::{AllowedSigners, PatternList};
+use super::allowed_signers::AllowedSigners;
+use super::approval;
 use super::record::{parse_line, Approval, AuditRecord};
 use super::sshsig::VerifiedSigner;
 use crate::check::Finding;
@@ -119,7 +120,7 @@ pub fn judge(
                         Err(why) => report.status = RecordStatus::Invalid(why),
                         Ok(signer) => {
                             report.signer = Some(signer);
-                            report.status = attach(policy, &record, commit, &blockers);
+                            report.status = attach(policy, signers, &record, commit, &blockers);
                             if let RecordStatus::Covers(b) = report.status {
                                 if covered_by[b].is_none() {
                                     covered_by[b] = Some(records.len());
@@ -201,6 +202,7 @@ fn validate(
 /// may be overridden the way the record says.
 fn attach(
     policy: &Policy,
+    signers: &AllowedSigners,
     record: &AuditRecord,
     commit: &str,
     blockers: &[Blocker],
@@ -234,13 +236,25 @@ fn attach(
                     record.approval.as_str()
                 ));
             }
-            let allowed = PatternList::parse(&c.approvers.join(","))
-                .is_ok_and(|p| p.matches(&record.approver.email));
-            if !allowed {
-                return RecordStatus::Invalid(format!(
-                    "approver `{}` is not among `{}`'s approvers",
-                    record.approver.email, c.id
-                ));
+            let Some(proof) = &record.two_key else {
+                return RecordStatus::Invalid(
+                    "a two-key record without its request and approval".into(),
+                );
+            };
+            match approval::check_pair(&proof.request, &proof.approval, signers, &c.approvers) {
+                Err(e) => return RecordStatus::Invalid(format!("two-key approval: {e}")),
+                Ok((req, app)) => {
+                    if app.approver != record.approver
+                        || req.requester != record.requester
+                        || req.fingerprint != record.fingerprint
+                        || req.expires != record.expires
+                    {
+                        return RecordStatus::Invalid(
+                            "the record's request and approval are for another person or blocker"
+                                .into(),
+                        );
+                    }
+                }
             }
         }
         OverrideMode::Token => {}

@@ -12,6 +12,7 @@ mod policy_cmd;
 mod receive;
 mod records;
 pub mod tty;
+mod two_key;
 mod verify;
 
 use std::path::PathBuf;

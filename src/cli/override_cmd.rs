@@ -50,6 +50,36 @@ pub struct OverrideArgs {
 
 #[derive(Debug, Subcommand)]
 enum OverrideCommand {
+    /// Two-key: ask for a second person's approval of one blocker (prints a signed request)
+    Request {
+        /// The blocker: a short id from the last blocked run (`B1`) or a fingerprint prefix
+        finding: String,
+        /// Why this blocker should pass
+        #[arg(long)]
+        reason: Option<String>,
+        /// Reason code, one of the policy's `[overrides] reasons`
+        #[arg(long)]
+        code: Option<String>,
+        /// How long the request (and the token minted from it) stays valid (default 1h, at most 24h)
+        #[arg(long, value_name = "DURATION")]
+        ttl: Option<String>,
+        /// Also write the request to this file
+        #[arg(long, value_name = "PATH")]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Two-key: approve someone else's request with your own key (after a challenge on the terminal)
+    Approve {
+        /// The request (`tgreq1_…`), or `@FILE` to read it from a file
+        request: String,
+        /// Also write the approval to this file
+        #[arg(long, value_name = "PATH")]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Two-key: turn an approval of your request into a token
+    Accept {
+        /// The approval (`tgapp1_…`), or `@FILE` to read it from a file
+        approval: String,
+    },
     /// List tokens (active ones by default)
     List {
         /// Only active tokens (the default)
@@ -116,17 +146,46 @@ pub fn run(ctx: &Ctx, args: OverrideArgs) -> anyhow::Result<Outcome> {
             days,
             format,
         }) => history(ctx, &ledger, now, constraint.as_deref(), days, format),
-        None => mint(ctx, &repo, &ledger, now, args),
+        Some(OverrideCommand::Request {
+            finding,
+            reason,
+            code,
+            ttl,
+            out,
+        }) => {
+            let asked = Asked {
+                finding,
+                reason,
+                code,
+                ttl,
+            };
+            super::two_key::request(ctx, &repo, &ledger, now, asked, out.as_deref())
+        }
+        Some(OverrideCommand::Approve { request, out }) => {
+            super::two_key::approve(ctx, &repo, now, &request, out.as_deref())
+        }
+        Some(OverrideCommand::Accept { approval }) => {
+            super::two_key::accept(ctx, &repo, &ledger, now, &approval)
+        }
+        None => {
+            let asked = Asked {
+                finding: args.finding.unwrap_or_default(),
+                reason: args.reason,
+                code: args.code,
+                ttl: args.ttl,
+            };
+            mint(ctx, &repo, &ledger, now, asked)
+        }
     }
 }
 
-fn refuse(ctx: &Ctx, msg: &str) -> anyhow::Result<Outcome> {
+pub(super) fn refuse(ctx: &Ctx, msg: &str) -> anyhow::Result<Outcome> {
     ctx.printer.error(msg);
     Ok(Outcome::Blocked)
 }
 
 /// The event to re-evaluate: the push that was last blocked, else the index.
-fn current_event(last: Option<&LastRun>) -> anyhow::Result<Event> {
+pub(super) fn current_event(last: Option<&LastRun>) -> anyhow::Result<Event> {
     match last {
         Some(l) if l.event == "push" => Ok(Event::Push {
             remote: l.remote.clone().unwrap_or_else(|| "origin".into()),
@@ -137,7 +196,7 @@ fn current_event(last: Option<&LastRun>) -> anyhow::Result<Event> {
 }
 
 /// The exact command that re-runs the blocked operation with the token.
-fn rerun_command(repo: &Repo, event: &Event, token: &str) -> String {
+pub(super) fn rerun_command(repo: &Repo, event: &Event, token: &str) -> String {
     match event {
         Event::Push { remote, lines } => {
             let forced = repo
@@ -202,14 +261,36 @@ fn resolve_ttl(
     Ok(ttl)
 }
 
-fn mint(
+/// What the person asked for.
+pub(super) struct Asked {
+    pub finding: String,
+    pub reason: Option<String>,
+    pub code: Option<String>,
+    pub ttl: Option<String>,
+}
+
+/// The blocker, re-evaluated now, with everything checked that a token or
+/// a request needs.
+pub(super) struct Prepared {
+    pub event: Event,
+    pub finding: Finding,
+    pub constraint: crate::policy::Constraint,
+    pub reason: String,
+    pub code: Option<String>,
+    pub ttl: Duration,
+}
+
+/// Resolves `asked.finding`, re-evaluates the blocker and checks the
+/// reason, code and TTL. `Err(message)` inside `Ok` is a refusal.
+pub(super) fn prepare(
     ctx: &Ctx,
     repo: &Repo,
     ledger: &Ledger,
     now: DateTime<Utc>,
-    args: OverrideArgs,
-) -> anyhow::Result<Outcome> {
-    let wanted = args.finding.unwrap_or_default();
+    asked: Asked,
+    two_key: bool,
+) -> anyhow::Result<Result<Prepared, String>> {
+    let wanted = asked.finding;
     let last = LastRun::load(&repo.state_dir())?;
     // Name → fingerprint prefix.
     let upper = wanted.to_ascii_uppercase();
@@ -217,13 +298,13 @@ fn mint(
         (upper.starts_with('B') || upper.starts_with('W')) && upper[1..].parse::<u32>().is_ok();
     let prefix = if is_short {
         let Some(last) = &last else {
-            return refuse(ctx, &format!("no blocked run to take `{wanted}` from: run the commit or push first, or give a fingerprint prefix"));
+            return Ok(Err(format!("no blocked run to take `{wanted}` from: run the commit or push first, or give a fingerprint prefix")));
         };
         let Some(s) = last.findings.iter().find(|s| s.id == upper) else {
-            return refuse(
-                ctx,
-                &format!("the last blocked {} has no finding `{upper}`", last.event),
-            );
+            return Ok(Err(format!(
+                "the last blocked {} has no finding `{upper}`",
+                last.event
+            )));
         };
         s.finding.fingerprint.clone()
     } else if wanted.len() >= 8 && wanted.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -243,10 +324,10 @@ fn mint(
     let f = match matches[..] {
         [f] => f,
         [] => {
-            return refuse(ctx, &format!(
+            return Ok(Err(format!(
                 "blocker `{wanted}` does not exist now: the {} changed or no longer violates the policy; re-run it to see the current blockers",
                 event.name()
-            ))
+            )))
         }
         _ => anyhow::bail!("fingerprint prefix `{wanted}` matches {} findings; give more digits", matches.len()),
     };
@@ -254,60 +335,87 @@ fn mint(
         anyhow::bail!("constraint `{}` is not in the policy", f.constraint);
     };
     if f.severity == Severity::Warn {
-        return refuse(ctx, &format!("`{wanted}` is a warning: warnings need no token; acknowledge them with `--yes` or `TOLLGATE_YES=1`"));
+        return Ok(Err(format!("`{wanted}` is a warning: warnings need no token; acknowledge them with `--yes` or `TOLLGATE_YES=1`")));
     }
-    match c.override_mode {
-        OverrideMode::Never => return refuse(ctx, &format!("constraint `{}` cannot be overridden (override = \"never\")", c.id)),
-        OverrideMode::TwoKey => {
-            return refuse(ctx, &format!(
-                "constraint `{}` needs a second person's approval: run `tollgate override request {wanted} --reason \"…\"` and have an approver sign it",
+    match (c.override_mode, two_key) {
+        (OverrideMode::Never, _) => {
+            return Ok(Err(format!(
+                "constraint `{}` cannot be overridden (override = \"never\")",
                 c.id
-            ))
+            )))
         }
-        OverrideMode::Token => {}
+        (OverrideMode::TwoKey, false) => {
+            return Ok(Err(format!(
+                "constraint `{}` needs a second person's approval: run `tollgate override request {wanted} --reason \"…\"` and have one of its approvers ({}) sign it",
+                c.id,
+                c.approvers.join(", ")
+            )))
+        }
+        (OverrideMode::Token, true) => {
+            return Ok(Err(format!(
+                "constraint `{}` needs no second approval: run `tollgate override {wanted} --reason \"…\"`",
+                c.id
+            )))
+        }
+        _ => {}
     }
-    let reason = args.reason.unwrap_or_default();
+    let reason = asked.reason.unwrap_or_default();
     if reason.trim().is_empty() {
-        return refuse(
-            ctx,
-            "an override needs a reason: `--reason \"<why this blocker should pass>\"`",
-        );
+        return Ok(Err(
+            "an override needs a reason: `--reason \"<why this blocker should pass>\"`".into(),
+        ));
     }
     if !policy.reasons.is_empty() {
-        match &args.code {
+        match &asked.code {
             None => {
-                return refuse(
-                    ctx,
-                    &format!(
-                        "the policy requires a reason code: `--code <{}>`",
-                        policy.reasons.join("|")
-                    ),
-                )
+                return Ok(Err(format!(
+                    "the policy requires a reason code: `--code <{}>`",
+                    policy.reasons.join("|")
+                )))
             }
             Some(code) if !policy.reasons.contains(code) => {
-                return refuse(
-                    ctx,
-                    &format!(
-                        "reason code `{code}` is not one of the policy's: {}",
-                        policy.reasons.join(", ")
-                    ),
-                )
+                return Ok(Err(format!(
+                    "reason code `{code}` is not one of the policy's: {}",
+                    policy.reasons.join(", ")
+                )))
             }
             Some(_) => {}
         }
     }
-    let ttl = match resolve_ttl(&policy, c, args.ttl.as_deref()) {
+    let ttl = match resolve_ttl(&policy, c, asked.ttl.as_deref()) {
         Ok(t) => t,
-        Err(msg) => return refuse(ctx, &msg),
+        Err(msg) => return Ok(Err(msg)),
     };
     if let Some(e) = active_for(&ledger.read()?, &f.fingerprint, now) {
-        return refuse(ctx, &format!(
+        return Ok(Err(format!(
             "an active token for this blocker already exists ({}, expires {}); use it, or revoke it with `tollgate override revoke {}`",
             e.id,
             e.expires.to_rfc3339(),
             e.id
-        ));
+        )));
     }
+    Ok(Ok(Prepared {
+        event,
+        finding: f.clone(),
+        constraint: c.clone(),
+        reason: reason.trim().to_string(),
+        code: asked.code,
+        ttl,
+    }))
+}
+
+fn mint(
+    ctx: &Ctx,
+    repo: &Repo,
+    ledger: &Ledger,
+    now: DateTime<Utc>,
+    asked: Asked,
+) -> anyhow::Result<Outcome> {
+    let p = match prepare(ctx, repo, ledger, now, asked, false)? {
+        Ok(p) => p,
+        Err(msg) => return refuse(ctx, &msg),
+    };
+    let (event, f, ttl) = (p.event, &p.finding, p.ttl);
     // The person at the terminal.
     let Some(mut tty) = Tty::open() else {
         return refuse(ctx, "override approval needs a terminal: a person must type the challenge code shown there (no controlling terminal found)");
@@ -323,16 +431,18 @@ fn mint(
         severity: f.severity,
         location: f.location.clone(),
         event: event.name().into(),
-        reason: reason.trim().to_string(),
-        code: args.code.clone(),
+        reason: p.reason.clone(),
+        code: p.code.clone(),
         who: who.clone(),
         method: "challenge".into(),
         minted: now,
         expires: now + chrono::Duration::from_std(ttl)?,
         used_at: None,
         used_for: None,
+        request: None,
+        approval: None,
     };
-    match challenge(&mut tty, f, &entry.reason)? {
+    match challenge(&mut tty, f, &entry.reason, "")? {
         Answer::Approved => {}
         failed => {
             let (state, msg) = match failed {
@@ -389,23 +499,33 @@ fn mint(
     Ok(Outcome::Pass)
 }
 
-fn active_for<'a>(d: &'a LedgerData, fingerprint: &str, now: DateTime<Utc>) -> Option<&'a Entry> {
+pub(super) fn active_for<'a>(
+    d: &'a LedgerData,
+    fingerprint: &str,
+    now: DateTime<Utc>,
+) -> Option<&'a Entry> {
     d.entries
         .iter()
         .find(|e| e.fingerprint == fingerprint && e.state_at(now) == State::Active)
 }
 
-enum Answer {
+pub(super) enum Answer {
     Approved,
     Denied,
     Timeout,
 }
 
-/// Shows the blocker and a fresh code on the terminal and reads it back.
-fn challenge(tty: &mut Tty, f: &Finding, reason: &str) -> anyhow::Result<Answer> {
+/// Shows the blocker (and `context`, lines such as who asks) and a fresh
+/// code on the terminal and reads it back.
+pub(super) fn challenge(
+    tty: &mut Tty,
+    f: &Finding,
+    reason: &str,
+    context: &str,
+) -> anyhow::Result<Answer> {
     let code = new_code();
     tty.write(&format!(
-        "\ntollgate override for blocker `{}` ({}, {}) at {}\n  reason: {reason}\nTo approve, type this code: {code}\n",
+        "\ntollgate override for blocker `{}` ({}, {}) at {}\n  reason: {reason}\n{context}To approve, type this code: {code}\n",
         f.constraint,
         f.kind,
         f.severity.as_str(),

@@ -111,8 +111,24 @@ pub fn prepare(
                 )
             })?,
         };
-        let mut record =
-            AuditRecord::from_entry(entry, &commit, signer.identity.clone(), None, now, &digest)?;
+        let approver = match (&entry.request, &entry.approval) {
+            (Some(request), Some(approval)) => Some((
+                audit::approval::Approval::decode(approval)?.approver,
+                audit::approval::TwoKeyProof {
+                    request: request.clone(),
+                    approval: approval.clone(),
+                },
+            )),
+            _ => None,
+        };
+        let mut record = AuditRecord::from_entry(
+            entry,
+            &commit,
+            signer.identity.clone(),
+            approver,
+            now,
+            &digest,
+        )?;
         out.push(match &target {
             Some(t) => {
                 record.commit.clear();

@@ -134,6 +134,12 @@ pub struct Entry {
     /// What consumed it.
     #[serde(default)]
     pub used_for: Option<String>,
+    /// Two-key: the signed request (`tgreq1_…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    /// Two-key: the signed approval (`tgapp1_…`), once accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
 }
 
 impl Entry {
@@ -378,6 +384,8 @@ pub(crate) mod tests {
             expires,
             used_at: None,
             used_for: None,
+            request: None,
+            approval: None,
         }
     }
 

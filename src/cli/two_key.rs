@@ -1,0 +1,318 @@
+//! Two-key overrides: `tollgate override request | approve | accept`.
+//!
+//! The requester signs a request for one blocker; a *different* person,
+//! named by the constraint's `approvers` and listed in the signer list,
+//! checks it on their own machine, answers the terminal challenge and signs
+//! an approval; only that approval, accepted by the requester, mints the
+//! token. The same key or the same principal never satisfies both keys, and
+//! the audit record carries both signed documents for `verify` to check.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use super::override_cmd::{self, challenge, refuse, Answer, Asked};
+use super::records;
+use super::tty::Tty;
+use super::{Ctx, Outcome};
+use crate::audit::approval::{self, Approval, Request};
+use crate::check::Finding;
+use crate::git::Repo;
+use crate::overrides::ledger::{Entry, Ledger, State};
+use crate::overrides::{new_token, token_hash};
+use crate::policy::OverrideMode;
+
+/// Reads `value`, or the file it names with a leading `@`.
+fn read_arg(value: &str) -> anyhow::Result<String> {
+    match value.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .map(|s| s.trim().to_string())
+            .map_err(|e| anyhow::anyhow!("cannot read `{path}`: {e}")),
+        None => Ok(value.trim().to_string()),
+    }
+}
+
+fn write_out(ctx: &Ctx, out: Option<&Path>, text: &str) -> anyhow::Result<()> {
+    if let Some(p) = out {
+        std::fs::write(p, format!("{text}\n"))
+            .map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", p.display()))?;
+        ctx.printer.info(&format!("written to `{}`", p.display()));
+    }
+    Ok(())
+}
+
+/// The repository as a request names it: `origin`'s URL, else the
+/// directory name.
+fn repository(repo: &Repo) -> String {
+    repo.config_string("remote.origin.url").unwrap_or_else(|| {
+        repo.workdir()
+            .and_then(|w| w.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    })
+}
+
+/// `override request`: a signed request for one two-key blocker.
+pub fn request(
+    ctx: &Ctx,
+    repo: &Repo,
+    ledger: &Ledger,
+    now: DateTime<Utc>,
+    asked: Asked,
+    out: Option<&Path>,
+) -> anyhow::Result<Outcome> {
+    let p = match override_cmd::prepare(ctx, repo, ledger, now, asked, true)? {
+        Ok(p) => p,
+        Err(msg) => return refuse(ctx, &msg),
+    };
+    let signer = records::signer(repo)?;
+    let f = &p.finding;
+    let expires = now + chrono::Duration::from_std(p.ttl)?;
+    let id = format!("req_{}", &token_hash(&new_token())[..16]);
+    let req = Request {
+        v: 1,
+        doc_type: "request".into(),
+        id: id.clone(),
+        constraint: f.constraint.clone(),
+        kind: f.kind.clone(),
+        severity: f.severity,
+        fingerprint: f.fingerprint.clone(),
+        location: f.location.clone(),
+        event: p.event.name().into(),
+        repository: repository(repo),
+        reason: p.reason.clone(),
+        reason_code: p.code.clone(),
+        requester: signer.identity.clone(),
+        created: now,
+        expires,
+        signature: String::new(),
+    };
+    let encoded = req.sign_and_encode(&signer.key)?;
+    let who = super::gate::who(repo);
+    let entry = Entry {
+        id: id.clone(),
+        token_sha256: None,
+        state: State::Requested,
+        fingerprint: f.fingerprint.clone(),
+        constraint: f.constraint.clone(),
+        kind: f.kind.clone(),
+        severity: f.severity,
+        location: f.location.clone(),
+        event: p.event.name().into(),
+        reason: p.reason,
+        code: p.code,
+        who: who.clone(),
+        method: "two-key".into(),
+        minted: now,
+        expires,
+        used_at: None,
+        used_for: None,
+        request: Some(encoded.clone()),
+        approval: None,
+    };
+    ledger.update(|d| {
+        d.add(entry, &who.to_string(), "two-key request signed", now);
+        Ok::<_, anyhow::Error>(())
+    })?;
+    write_out(ctx, out, &encoded)?;
+    ctx.printer.info(&format!(
+        "tollgate: request {id} for `{}` at {}, valid until {}",
+        f.constraint,
+        f.location,
+        expires.to_rfc3339()
+    ));
+    ctx.printer.hint(&format!(
+        "send it to one of `{}`'s approvers ({}): they run `tollgate override approve <request>`; then run `tollgate override accept <approval>`",
+        p.constraint.id,
+        p.constraint.approvers.join(", ")
+    ));
+    ctx.printer.stdout(&format!("{encoded}\n"));
+    Ok(Outcome::Pass)
+}
+
+/// `override approve`: checks someone else's request and signs an
+/// approval after the terminal challenge.
+pub fn approve(
+    ctx: &Ctx,
+    repo: &Repo,
+    now: DateTime<Utc>,
+    value: &str,
+    out: Option<&Path>,
+) -> anyhow::Result<Outcome> {
+    let encoded = read_arg(value)?;
+    let req = match Request::decode(&encoded) {
+        Ok(r) => r,
+        Err(e) => return refuse(ctx, &format!("refused: {e}")),
+    };
+    let (signers, _) = records::local_signers(repo)?;
+    if let Err(e) = req.verify(&signers) {
+        return refuse(
+            ctx,
+            &format!("refused: the request's signature does not hold: {e}"),
+        );
+    }
+    if now >= req.expires {
+        return refuse(
+            ctx,
+            &format!(
+                "refused: the request expired at {}",
+                req.expires.to_rfc3339()
+            ),
+        );
+    }
+    let me = records::signer(repo)?;
+    if let Err(e) = approval::same_person_refused(&req.requester, &me.identity) {
+        return refuse(ctx, &format!("refused: {e}"));
+    }
+    let policy = ctx.policy(Some(repo))?;
+    let Some(c) = policy.constraint(&req.constraint) else {
+        return refuse(
+            ctx,
+            &format!(
+                "refused: this repository's policy has no constraint `{}`",
+                req.constraint
+            ),
+        );
+    };
+    if c.override_mode != OverrideMode::TwoKey {
+        return refuse(
+            ctx,
+            &format!(
+                "refused: constraint `{}` is not a two-key constraint here",
+                c.id
+            ),
+        );
+    }
+    if let Err(e) = approval::approver_allowed(&me.identity, &c.id, &c.approvers) {
+        return refuse(ctx, &format!("refused: {e}"));
+    }
+    let Some(mut tty) = Tty::open() else {
+        return refuse(ctx, "approval needs a terminal: the approver must type the challenge code shown there (no controlling terminal found)");
+    };
+    let f = Finding {
+        constraint: req.constraint.clone(),
+        kind: req.kind.clone(),
+        severity: req.severity,
+        override_mode: OverrideMode::TwoKey,
+        location: req.location.clone(),
+        evidence: String::new(),
+        fingerprint: req.fingerprint.clone(),
+    };
+    let context = format!(
+        "  requested by: {} <{}> ({})\n  repository: {}\n  fingerprint: {}\n  valid until: {}\n",
+        req.requester.name,
+        req.requester.email,
+        req.requester.key_fingerprint,
+        req.repository,
+        req.fingerprint,
+        req.expires.to_rfc3339()
+    );
+    match challenge(&mut tty, &f, &req.reason, &context)? {
+        Answer::Approved => {}
+        Answer::Timeout => return refuse(ctx, "approval timed out; nothing was signed"),
+        Answer::Denied => {
+            return refuse(
+                ctx,
+                "the challenge code was wrong 3 times; nothing was signed",
+            )
+        }
+    }
+    let app = Approval {
+        v: 1,
+        doc_type: "approval".into(),
+        request_sha256: approval::digest(&encoded),
+        request_id: req.id.clone(),
+        fingerprint: req.fingerprint.clone(),
+        constraint: req.constraint.clone(),
+        approver: me.identity.clone(),
+        approved: now,
+        expires: req.expires,
+        signature: String::new(),
+    };
+    let signed = app.sign_and_encode(&me.key)?;
+    write_out(ctx, out, &signed)?;
+    ctx.printer.info(&format!(
+        "tollgate: approved request {} of {}; send this approval back to them",
+        req.id, req.requester.email
+    ));
+    ctx.printer.stdout(&format!("{signed}\n"));
+    Ok(Outcome::Pass)
+}
+
+/// `override accept`: checks an approval of one's own request and mints
+/// the token.
+pub fn accept(
+    ctx: &Ctx,
+    repo: &Repo,
+    ledger: &Ledger,
+    now: DateTime<Utc>,
+    value: &str,
+) -> anyhow::Result<Outcome> {
+    let encoded = read_arg(value)?;
+    let app = match Approval::decode(&encoded) {
+        Ok(a) => a,
+        Err(e) => return refuse(ctx, &format!("refused: {e}")),
+    };
+    let data = ledger.read()?;
+    let Some(entry) = data.entries.iter().find(|e| {
+        e.state == State::Requested
+            && e.request
+                .as_deref()
+                .is_some_and(|r| approval::digest(r) == app.request_sha256)
+    }) else {
+        return refuse(ctx, "refused: no open request in this repository matches the approval (it was made for another request, or already accepted)");
+    };
+    let request = entry.request.clone().unwrap_or_default();
+    let policy = ctx.policy(Some(repo))?;
+    let approvers = policy
+        .constraint(&entry.constraint)
+        .map(|c| c.approvers.clone())
+        .unwrap_or_default();
+    let (signers, _) = records::local_signers(repo)?;
+    if let Err(e) = approval::check_pair(&request, &encoded, &signers, &approvers) {
+        return refuse(ctx, &format!("refused: {e}"));
+    }
+    if now >= entry.expires {
+        return refuse(
+            ctx,
+            &format!(
+                "refused: the request expired at {}",
+                entry.expires.to_rfc3339()
+            ),
+        );
+    }
+    let id = entry.id.clone();
+    let token = new_token();
+    let hash = token_hash(&token);
+    let who = super::gate::who(repo);
+    ledger.update(|d| {
+        let i = d
+            .entries
+            .iter()
+            .position(|e| e.id == id && e.state == State::Requested)
+            .ok_or_else(|| anyhow::anyhow!("request {id} was accepted meanwhile"))?;
+        d.entries[i].token_sha256 = Some(hash.clone());
+        d.entries[i].approval = Some(encoded.clone());
+        d.transition(
+            i,
+            State::Active,
+            &who.to_string(),
+            &format!("approved by {}", app.approver.email),
+            now,
+        );
+        Ok::<_, anyhow::Error>(())
+    })?;
+    ctx.printer.info(&format!(
+        "tollgate: {} approved request {id}; the token passes `{}` once, until {}",
+        app.approver.email,
+        app.constraint,
+        entry.expires.to_rfc3339()
+    ));
+    let last = crate::state::LastRun::load(&repo.state_dir())?;
+    let event = override_cmd::current_event(last.as_ref())?;
+    ctx.printer.stdout(&format!(
+        "TOLLGATE_TOKEN={token}\n{}\n",
+        override_cmd::rerun_command(repo, &event, &token)
+    ));
+    Ok(Outcome::Pass)
+}
