@@ -488,3 +488,78 @@ fn a_record_that_post_commit_missed_is_written_by_the_next_run() {
     let ci = ci(&t);
     verify(&ci, &t.base, &head).success();
 }
+
+#[test]
+fn audit_report_counts_overrides_and_a_budget_fails_verify() {
+    let t = team();
+    let dev = &t.dev;
+    dev.policy(
+        "extends = [\"builtin:recommended\"]\n[[forbidden-path]]\nid = \"no-dumps\"\npaths = [\"*.dump\"]\nmax-overrides-per-week = 2\n",
+    );
+    let base = dev.commit_all("budget overrides of no-dumps");
+    let commits: Vec<String> = (1..=3)
+        .map(|i| dev.commit_unchecked(&format!("db{i}.dump"), "rows\n", "dump"))
+        .collect();
+    dev.git(&["push", "-q", "--no-verify", "origin", "main"])
+        .success();
+    let ci = ci(&t);
+    let forge = Forge {
+        ci: &ci,
+        key: ci.tmp.path().join("keys/alice"),
+    };
+    let found = forge.findings(&format!("{base}..{}", commits[2]));
+    let at = |c: &str| {
+        found
+            .iter()
+            .find(|f| f["location"]["commit"] == c)
+            .unwrap()
+            .clone()
+    };
+    for (i, c) in commits.iter().take(2).enumerate() {
+        let line = forge.record(
+            &at(c),
+            &format!("tgt1_{i}"),
+            t0(),
+            t0() + Duration::minutes(5),
+        );
+        forge.attach(&line, c);
+    }
+    ci.tollgate(&["verify", "--base", &base, "--head", &commits[1]])
+        .success();
+    // A third override of `no-dumps` in the same week exceeds the budget.
+    let line = forge.record(
+        &at(&commits[2]),
+        "tgt1_2",
+        t0(),
+        t0() + Duration::minutes(5),
+    );
+    forge.attach(&line, &commits[2]);
+    ci.tollgate(&["verify", "--base", &base, "--head", &commits[2]])
+        .code(1)
+        .stderr_has(
+            "over budget: `no-dumps` was overridden 3 times in 2026-W47; its budget is 2 a week",
+        );
+
+    let r = ci.tollgate(&["audit", "report", "--since", "3650d", "--format", "json"]);
+    r.success();
+    let v: serde_json::Value = serde_json::from_str(&r.out()).unwrap();
+    assert_eq!(v["overrides"], 3);
+    assert_eq!(v["by"]["constraint"]["no-dumps"], 3);
+    assert_eq!(v["by"]["person"]["author@example.com"], 3);
+    assert_eq!(v["by"]["week"]["2026-W47"], 3);
+    assert_eq!(v["by"]["approval"]["challenge"], 3);
+    assert_eq!(v["by"]["reason_code"]["(none)"], 3);
+    assert_eq!(v["over_budget"][0], "`no-dumps`: 3 in 2026-W47 (budget 2)");
+    let human = ci.tollgate(&["audit", "report", "--since", "3650d"]);
+    assert!(
+        human.out().contains("3 overrides since") && human.out().contains("      3  no-dumps"),
+        "{human}"
+    );
+    // A window that ends before the records counts none.
+    let r = ci.tollgate_env(
+        &["audit", "report", "--since", "1d", "--format", "json"],
+        &[("TOLLGATE_TEST_NOW", "2027-01-01T00:00:00Z")],
+    );
+    let v: serde_json::Value = serde_json::from_str(&r.out()).unwrap();
+    assert_eq!(v["overrides"], 0);
+}

@@ -67,6 +67,8 @@ pub struct Judgement {
     /// Every record line seen on the blockers' commits (and any others
     /// passed in).
     pub records: Vec<RecordReport>,
+    /// Override budgets (`max-overrides-per-week`) this range exceeds.
+    pub over_budget: Vec<String>,
 }
 
 impl Judgement {
@@ -83,9 +85,38 @@ impl Judgement {
             .count()
     }
 
-    /// Whether everything is covered and every record is valid.
+    /// Whether everything is covered, every record is valid and no
+    /// override budget is exceeded.
     pub fn passed(&self) -> bool {
-        self.uncovered() == 0 && self.invalid() == 0
+        self.uncovered() == 0 && self.invalid() == 0 && self.over_budget.is_empty()
+    }
+
+    /// Checks the budgets of the constraints this range overrides: the
+    /// valid records of each in the ISO week a covering record was consumed
+    /// (`weekly`, counted over the whole notes ref) against its
+    /// `max-overrides-per-week`.
+    pub fn check_budgets(&mut self, policy: &Policy, weekly: &HashMap<(String, String), usize>) {
+        let mut seen = std::collections::HashSet::new();
+        for r in self.covered_by.iter().flatten() {
+            let Some(rec) = &self.records[*r].record else {
+                continue;
+            };
+            let Some(max) = policy
+                .constraint(&rec.constraint)
+                .and_then(|c| c.max_overrides_per_week)
+            else {
+                continue;
+            };
+            let week = iso_week(rec.consumed);
+            let key = (rec.constraint.clone(), week.clone());
+            let n = weekly.get(&key).copied().unwrap_or(0);
+            if n > max as usize && seen.insert(key) {
+                self.over_budget.push(format!(
+                    "`{}` was overridden {n} times in {week}; its budget is {max} a week (`max-overrides-per-week`)",
+                    rec.constraint
+                ));
+            }
+        }
     }
 }
 
@@ -138,7 +169,42 @@ pub fn judge(
         blockers,
         covered_by,
         records,
+        over_budget: Vec::new(),
     }
+}
+
+/// `2026-W47`: the ISO week of `t`.
+pub fn iso_week(t: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::Datelike;
+    let w = t.iso_week();
+    format!("{}-W{:02}", w.year(), w.week())
+}
+
+/// Every valid record line in `notes` (on the commit it names, with a
+/// signature `signers` accepts), parsed.
+pub fn valid_records(notes: &[(String, String)], signers: &AllowedSigners) -> Vec<AuditRecord> {
+    let mut out = Vec::new();
+    for (commit, text) in notes {
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            if let Ok(r) = parse_line(line) {
+                if r.commit == *commit && r.verify(signers, r.consumed).is_ok() {
+                    out.push(r);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Valid records per `(constraint, ISO week of consumption)`.
+pub fn weekly_counts(records: &[AuditRecord]) -> HashMap<(String, String), usize> {
+    let mut counts = HashMap::new();
+    for r in records {
+        *counts
+            .entry((r.constraint.clone(), iso_week(r.consumed)))
+            .or_insert(0) += 1;
+    }
+    counts
 }
 
 /// Counts token ids over the record lines in `notes` that sit on the commit

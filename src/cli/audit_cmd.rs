@@ -39,6 +39,18 @@ pub enum AuditCommand {
         #[arg(long, value_enum, default_value_t = AuditFormat::Human)]
         format: AuditFormat,
     },
+    /// Summarise the overrides: per constraint, person, reason code, week and approval
+    Report {
+        /// Only records consumed in this window (`90d`, `4w`, `12h`; default 90d)
+        #[arg(long, value_name = "DURATION", default_value = "90d")]
+        since: String,
+        /// Signer list to check signatures against (default: the work tree's `.tollgate/allowed_signers`)
+        #[arg(long, value_name = "PATH")]
+        allowed_signers: Option<PathBuf>,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = AuditFormat::Human)]
+        format: AuditFormat,
+    },
     /// Show every record on one commit in full
     Show {
         /// The commit
@@ -134,6 +146,11 @@ pub fn run(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<Outcome> {
             }
             Ok(Outcome::Pass)
         }
+        AuditCommand::Report {
+            since,
+            allowed_signers,
+            format,
+        } => report(ctx, &repo, &since, allowed_signers, format),
         AuditCommand::Show {
             commit,
             allowed_signers,
@@ -163,6 +180,128 @@ pub fn run(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<Outcome> {
             Ok(Outcome::Pass)
         }
     }
+}
+
+/// Counts, largest first (ties by name).
+fn tally(items: impl Iterator<Item = String>) -> Vec<(String, usize)> {
+    let mut m: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for i in items {
+        *m.entry(i).or_insert(0) += 1;
+    }
+    let mut v: Vec<(String, usize)> = m.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v
+}
+
+fn report(
+    ctx: &Ctx,
+    repo: &Repo,
+    since: &str,
+    allowed_signers: Option<PathBuf>,
+    format: AuditFormat,
+) -> anyhow::Result<Outcome> {
+    let window =
+        crate::policy::parse_duration(since).map_err(|e| anyhow::anyhow!("--since: {e}"))?;
+    let now = crate::clock::now();
+    let from = now - chrono::Duration::from_std(window)?;
+    let signers = signers(repo, allowed_signers)?;
+    let notes = repo.all_notes(NOTES_REF)?;
+    let total_lines: usize = notes
+        .iter()
+        .map(|(_, t)| t.lines().filter(|l| !l.trim().is_empty()).count())
+        .sum();
+    let all = crate::audit::verify::valid_records(&notes, &signers);
+    let invalid = total_lines - all.len();
+    let records: Vec<&AuditRecord> = all.iter().filter(|r| r.consumed >= from).collect();
+    let policy = ctx.policy(Some(repo))?;
+    let weekly = crate::audit::verify::weekly_counts(&all);
+    let mut over: Vec<String> = Vec::new();
+    for ((constraint, week), n) in &weekly {
+        if let Some(max) = policy
+            .constraint(constraint)
+            .and_then(|c| c.max_overrides_per_week)
+        {
+            if *n > max as usize {
+                over.push(format!("`{constraint}`: {n} in {week} (budget {max})"));
+            }
+        }
+    }
+    over.sort();
+    let groups: [(&str, Vec<(String, usize)>); 5] = [
+        (
+            "constraint",
+            tally(records.iter().map(|r| r.constraint.clone())),
+        ),
+        (
+            "person",
+            tally(records.iter().map(|r| r.requester.email.clone())),
+        ),
+        (
+            "reason code",
+            tally(
+                records
+                    .iter()
+                    .map(|r| r.reason_code.clone().unwrap_or_else(|| "(none)".into())),
+            ),
+        ),
+        (
+            "week",
+            tally(
+                records
+                    .iter()
+                    .map(|r| crate::audit::verify::iso_week(r.consumed)),
+            ),
+        ),
+        (
+            "approval",
+            tally(records.iter().map(|r| r.approval.as_str().to_string())),
+        ),
+    ];
+    match format {
+        AuditFormat::Json => {
+            let mut by = serde_json::Map::new();
+            for (name, counts) in &groups {
+                let obj: serde_json::Map<String, serde_json::Value> = counts
+                    .iter()
+                    .map(|(k, n)| (k.clone(), serde_json::Value::from(*n)))
+                    .collect();
+                by.insert(name.replace(' ', "_"), serde_json::Value::Object(obj));
+            }
+            ctx.printer.stdout(&json(&serde_json::json!({
+                "schema": "tollgate/v1",
+                "command": "audit report",
+                "since": from.to_rfc3339(),
+                "overrides": records.len(),
+                "invalid_records": invalid,
+                "by": by,
+                "over_budget": over,
+            })));
+        }
+        AuditFormat::Human => {
+            let mut out = format!(
+                "{} override{} since {} ({} invalid record{} not counted)\n",
+                records.len(),
+                if records.len() == 1 { "" } else { "s" },
+                from.format("%Y-%m-%d"),
+                invalid,
+                if invalid == 1 { "" } else { "s" }
+            );
+            for (name, counts) in &groups {
+                out.push_str(&format!("\nby {name}:\n"));
+                for (k, n) in counts {
+                    out.push_str(&format!("  {n:>5}  {k}\n"));
+                }
+            }
+            if !over.is_empty() {
+                out.push_str("\nover budget (max-overrides-per-week):\n");
+                for o in &over {
+                    out.push_str(&format!("  {o}\n"));
+                }
+            }
+            ctx.printer.stdout(&out);
+        }
+    }
+    Ok(Outcome::Pass)
 }
 
 fn signers(repo: &Repo, path: Option<PathBuf>) -> anyhow::Result<AllowedSigners> {

@@ -238,7 +238,16 @@ pub(super) fn judge_commits(
         .cloned()
         .collect();
     let uses = verify::token_uses(notes);
-    let judgement = verify::judge(policy, signers, blockers, &on_judged, &uses);
+    let mut judgement = verify::judge(policy, signers, blockers, &on_judged, &uses);
+    if policy
+        .constraints
+        .iter()
+        .any(|c| c.max_overrides_per_week.is_some())
+        && judgement.covered_by.iter().any(Option::is_some)
+    {
+        let weekly = verify::weekly_counts(&verify::valid_records(notes, signers));
+        judgement.check_budgets(policy, &weekly);
+    }
     Ok((shown, judgement))
 }
 
@@ -303,6 +312,7 @@ pub(super) struct Report<'a> {
     allowed_signers: &'a str,
     blockers: Vec<BlockerOut<'a>>,
     records: Vec<RecordOut<'a>>,
+    over_budget: &'a [String],
     summary: Summary,
 }
 
@@ -437,6 +447,7 @@ impl<'a> Report<'a> {
             allowed_signers: signers,
             blockers,
             records,
+            over_budget: &j.over_budget,
             summary: Summary {
                 blockers: j.blockers.len(),
                 covered: j.blockers.len() - j.uncovered(),
@@ -514,6 +525,9 @@ pub(super) fn human(p: &Printer, r: &Report<'_>) {
             )),
             _ => {}
         }
+    }
+    for b in r.over_budget {
+        p.error(&format!("over budget: {b}"));
     }
     let s = &r.summary;
     let line = format!(

@@ -79,6 +79,8 @@ pub struct Constraint {
     pub max_ttl: Option<Duration>,
     /// For two-key constraints: principal patterns allowed to approve.
     pub approvers: Vec<String>,
+    /// How many overrides of this constraint a week `verify` accepts.
+    pub max_overrides_per_week: Option<u32>,
     /// The kind and its compiled fields.
     pub kind: Kind,
     /// Where it was defined (`builtin:recommended`, `.tollgate.toml`).
@@ -466,13 +468,14 @@ fn compile(
         ok = false;
         report(span, msg)
     };
-    let (id, description, severity, override_mode, max_ttl, approvers) = each_raw!(&raw, c => (
+    let (id, description, severity, override_mode, max_ttl, approvers, budget) = each_raw!(&raw, c => (
         c.id.clone(),
         c.description.clone(),
         c.severity,
         c.override_mode.clone(),
         c.max_ttl.clone(),
         c.approvers.clone(),
+        c.max_overrides_per_week.clone(),
     ));
     if !is_kebab(id.get_ref()) {
         fail(
@@ -497,6 +500,19 @@ fn compile(
             mode_span,
             "a two-key constraint needs `approvers` (principal patterns such as `*@security.example.com`)".into(),
         );
+    }
+    if let Some(b) = &budget {
+        if *b.get_ref() == 0 {
+            fail(
+                b.span(),
+                "`max-overrides-per-week` must be at least 1; a constraint that may never be overridden says `override = \"never\"`".into(),
+            );
+        } else if override_mode == OverrideMode::Never {
+            fail(
+                b.span(),
+                "`max-overrides-per-week` does not apply to `override = \"never\"`".into(),
+            );
+        }
     }
     if override_mode != OverrideMode::TwoKey {
         if let Some(a) = approvers.first() {
@@ -553,6 +569,7 @@ fn compile(
         override_mode,
         max_ttl,
         approvers: approvers.into_iter().map(Spanned::into_inner).collect(),
+        max_overrides_per_week: budget.map(Spanned::into_inner),
         kind,
         origin: origin.to_string(),
         raw,

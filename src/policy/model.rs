@@ -84,6 +84,8 @@ macro_rules! raw_constraint {
             pub max_ttl: Option<Spanned<String>>,
             #[serde(default, skip_serializing_if = "Vec::is_empty")]
             pub approvers: Vec<Spanned<String>>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub max_overrides_per_week: Option<Spanned<u32>>,
             $($(#[$m])* pub $field: $ty),*
         }
     };

@@ -764,3 +764,21 @@ fn caret_lines_up_under_tab_indented_text() {
         "caret not under the value:\n{text}"
     );
 }
+
+#[test]
+fn override_budgets_are_read_and_checked() {
+    let p = ok("[[force-push]]\nid = \"f\"\nbranches = [\"main\"]\nmax-overrides-per-week = 3\n");
+    assert_eq!(p.constraints[0].max_overrides_per_week, Some(3));
+    let (msg, at) = one_problem(
+        "[[force-push]]\nid = \"f\"\nbranches = [\"main\"]\nmax-overrides-per-week = 0\n",
+    );
+    assert!(msg.contains("must be at least 1"), "{msg}");
+    assert_eq!(at, (4, 26));
+    let (msg, _) = one_problem(
+        "[[force-push]]\nid = \"f\"\nbranches = [\"main\"]\noverride = \"never\"\nmax-overrides-per-week = 2\n",
+    );
+    assert!(
+        msg.contains("does not apply to `override = \"never\"`"),
+        "{msg}"
+    );
+}
