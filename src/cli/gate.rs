@@ -189,6 +189,22 @@ pub fn who(repo: &Repo) -> crate::overrides::ledger::Who {
     }
 }
 
+/// The branches (full ref names) an event targets, for allow rules with
+/// `branches`: the checked-out branch for a commit, every pushed ref for a
+/// push, none for ranges and history.
+pub fn event_branches(repo: &Repo, event: &Event) -> Vec<String> {
+    match event {
+        Event::Staged => repo
+            .commit_target()
+            .ok()
+            .and_then(|t| t.branch)
+            .map(|b| vec![format!("refs/heads/{b}")])
+            .unwrap_or_default(),
+        Event::Push { lines, .. } => lines.iter().map(|l| l.remote_ref.clone()).collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// What a consumed token was used for, in the ledger's words.
 fn used_for(event: &Event, repo: &Repo) -> String {
     match event {
@@ -225,14 +241,42 @@ pub fn run(
 ) -> anyhow::Result<(Outcome, Vec<Shown>)> {
     let now = crate::clock::now();
     let findings = evaluate(repo, engine, event)?;
-    let shown = crate::report::number(findings);
+    let mut shown = crate::report::number(findings);
+    let policy = engine.policy();
+    if !shown.is_empty() && !policy.allows.is_empty() {
+        // The branch is looked up only when a rule could need it.
+        let branches = if policy.allows.iter().any(|r| r.branches.is_some()) {
+            event_branches(repo, event)
+        } else {
+            Vec::new()
+        };
+        crate::report::apply_allows(policy, &mut shown, &branches, now.date_naive());
+    }
     let ledger = Ledger::at(&repo.state_dir());
+    let mut covered: Vec<(usize, String)> = shown
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let name = s.allowed_by.as_ref()?;
+            let rule = policy.allows.iter().find(|r| &r.name == name)?;
+            Some((
+                i,
+                format!(
+                    "by allow rule `{name}` ({}; until {})",
+                    rule.reason, rule.expires
+                ),
+            ))
+        })
+        .collect();
     // A blocker passed at commit time left a signed record on its commit;
     // the push of that commit honours it, as CI's `verify` will.
-    let mut covered: Vec<(usize, String)> = match event {
-        Event::Push { .. } => records::covered_by_records(printer, repo, engine.policy(), &shown)?,
-        _ => Vec::new(),
-    };
+    if let Event::Push { .. } = event {
+        for (i, how) in records::covered_by_records(printer, repo, policy, &shown)? {
+            if !covered.iter().any(|(c, _)| *c == i) {
+                covered.push((i, how));
+            }
+        }
+    }
     let open: Vec<&Finding> = shown
         .iter()
         .enumerate()

@@ -91,7 +91,7 @@ pub fn run(ctx: &Ctx, stdin: &[u8]) -> anyhow::Result<Outcome> {
                 _ => false,
             },
         };
-        let (shown, judgement) = verify::judge_commits(
+        let (shown, judgement, allow_notes) = verify::judge_commits(
             &repo,
             &trusted.policy,
             &trusted.signers,
@@ -114,6 +114,7 @@ pub fn run(ctx: &Ctx, stdin: &[u8]) -> anyhow::Result<Outcome> {
             &trusted.signers_source,
             &judgement,
             &shown,
+            &allow_notes,
         );
         verify::human(p, &report);
         refused |= !judgement.passed();

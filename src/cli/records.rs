@@ -190,6 +190,8 @@ pub fn flush(repo: &Repo) -> anyhow::Result<Flushed> {
         return Ok(done);
     }
     let mut signer_cache: Option<Signer> = None;
+    let ledger = crate::overrides::ledger::Ledger::at(&repo.state_dir()).read()?;
+    let now = crate::clock::now();
     for (path, pending) in dir.list()? {
         let mut pending = match pending {
             Ok(p) => p,
@@ -202,6 +204,36 @@ pub fn flush(repo: &Repo) -> anyhow::Result<Flushed> {
             }
         };
         let id = crate::overrides::token_id(&pending.record.token_id);
+        // Only the record of the run that consumed the token is written. A
+        // run killed between saving its record and consuming leaves an
+        // orphan: kept while the token is still usable (its run may be in
+        // flight), dropped once the token is spent or can no longer be.
+        match ledger
+            .by_hash(&pending.record.token_id)
+            .map(|i| &ledger.entries[i])
+        {
+            Some(e) if e.state == crate::overrides::ledger::State::Used => {
+                let ours = e.used_at.map(|t| t.timestamp_millis())
+                    == Some(pending.record.consumed.timestamp_millis());
+                if !ours {
+                    dir.remove(&path)
+                        .with_context(|| format!("cannot remove `{}`", path.display()))?;
+                    continue;
+                }
+            }
+            Some(e) if e.state_at(now) == crate::overrides::ledger::State::Active => {
+                done.waiting
+                    .push(format!("record of {id} waits for its token to be consumed"));
+                continue;
+            }
+            Some(_) => {
+                dir.remove(&path)
+                    .with_context(|| format!("cannot remove `{}`", path.display()))?;
+                continue;
+            }
+            // Not in this ledger (it was moved aside): keep it, never lose it.
+            None => {}
+        }
         if pending.awaits_commit() {
             let Some(commit) = find_commit(repo, &pending)? else {
                 done.waiting.push(format!(

@@ -100,7 +100,7 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Outcome> {
         None => Vec::new(),
     };
     let all = repo.all_notes(&args.notes_ref)?;
-    let (shown, judgement) = judge_commits(
+    let (shown, judgement, allow_notes) = judge_commits(
         &repo,
         &policy,
         &signers,
@@ -115,7 +115,14 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Outcome> {
             args.notes_ref
         ));
     }
-    let report = Report::new(&plan, &policy_source, &signers_source, &judgement, &shown);
+    let report = Report::new(
+        &plan,
+        &policy_source,
+        &signers_source,
+        &judgement,
+        &shown,
+        &allow_notes,
+    );
     match args.format {
         VerifyFormat::Human => human(&ctx.printer, &report),
         VerifyFormat::Json => ctx.printer.stdout(&report.to_json()),
@@ -209,7 +216,7 @@ pub(super) fn judge_commits(
     commits: &[Oid],
     update: Option<&RefUpdate>,
     notes: &[(String, String)],
-) -> anyhow::Result<(Vec<Shown>, Judgement)> {
+) -> anyhow::Result<(Vec<Shown>, Judgement, Vec<String>)> {
     let engine = Engine::new(policy);
     let mut out = Findings::default();
     let mut seen = HashSet::new();
@@ -219,10 +226,29 @@ pub(super) fn judge_commits(
     if let Some(u) = update {
         engine.check_ref_update(u, &mut out);
     }
-    let shown = crate::report::number(out.into_vec());
+    let mut shown = crate::report::number(out.into_vec());
+    let branches: Vec<String> = update.map(|u| u.remote_ref.clone()).into_iter().collect();
+    let today = crate::clock::now().date_naive();
+    let used = crate::report::apply_allows(policy, &mut shown, &branches, today);
+    let mut allow_notes = Vec::new();
+    for (rule, used) in policy.allows.iter().zip(used) {
+        if rule.expired(today) {
+            allow_notes.push(format!(
+                "allow rule `{}` expired on {}; it no longer applies",
+                rule.name, rule.expires
+            ));
+        } else if !used {
+            allow_notes.push(format!(
+                "allow rule `{}` ({} at {}) matched nothing here",
+                rule.name,
+                rule.constraint,
+                rule.path_patterns.join(", ")
+            ));
+        }
+    }
     let blockers: Vec<Blocker> = shown
         .iter()
-        .filter(|s| s.finding.severity == Severity::Block)
+        .filter(|s| s.finding.severity == Severity::Block && s.allowed_by.is_none())
         .filter_map(|s| {
             Some(Blocker {
                 finding: s.finding.clone(),
@@ -248,7 +274,7 @@ pub(super) fn judge_commits(
         let weekly = verify::weekly_counts(&verify::valid_records(notes, signers));
         judgement.check_budgets(policy, &weekly);
     }
-    Ok((shown, judgement))
+    Ok((shown, judgement, allow_notes))
 }
 
 fn plan(repo: &Repo, args: &VerifyArgs) -> anyhow::Result<Plan> {
@@ -313,7 +339,17 @@ pub(super) struct Report<'a> {
     blockers: Vec<BlockerOut<'a>>,
     records: Vec<RecordOut<'a>>,
     over_budget: &'a [String],
+    allowed: Vec<AllowedOut<'a>>,
+    allow_rules: &'a [String],
     summary: Summary,
+}
+
+#[derive(Serialize)]
+struct AllowedOut<'a> {
+    id: &'a str,
+    constraint: &'a str,
+    location: &'a Location,
+    rule: &'a str,
 }
 
 #[derive(Serialize)]
@@ -376,6 +412,7 @@ impl<'a> Report<'a> {
         signers: &'a str,
         j: &'a Judgement,
         shown: &'a [crate::report::Shown],
+        allow_notes: &'a [String],
     ) -> Report<'a> {
         let id_of = |f: &Finding| {
             shown
@@ -448,6 +485,18 @@ impl<'a> Report<'a> {
             blockers,
             records,
             over_budget: &j.over_budget,
+            allowed: shown
+                .iter()
+                .filter_map(|s| {
+                    Some(AllowedOut {
+                        id: &s.id,
+                        constraint: &s.finding.constraint,
+                        location: &s.finding.location,
+                        rule: s.allowed_by.as_deref()?,
+                    })
+                })
+                .collect(),
+            allow_rules: allow_notes,
             summary: Summary {
                 blockers: j.blockers.len(),
                 covered: j.blockers.len() - j.uncovered(),
@@ -525,6 +574,15 @@ pub(super) fn human(p: &Printer, r: &Report<'_>) {
             )),
             _ => {}
         }
+    }
+    for a in &r.allowed {
+        p.info(&format!(
+            "  allowed    {:<3} `{}` at {} by allow rule `{}`",
+            a.id, a.constraint, a.location, a.rule
+        ));
+    }
+    for n in r.allow_rules {
+        p.info(&format!("  note: {n}"));
     }
     for b in r.over_budget {
         p.error(&format!("over budget: {b}"));

@@ -5,6 +5,7 @@
 //! Loading is pure: callers hand in the file's text. Every problem in a file
 //! is reported (with file, line, column and a caret) before loading stops.
 
+pub mod allow;
 mod diag;
 mod glob;
 pub mod model;
@@ -19,6 +20,7 @@ use sha2::{Digest, Sha256};
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
+pub use allow::AllowRule;
 pub use diag::{Diagnostic, Diagnostics};
 pub use glob::{BranchSet, PathSet};
 use model::*;
@@ -60,6 +62,8 @@ pub struct Policy {
     pub reasons: Vec<String>,
     /// Names of the sources merged, in order (`builtin:recommended`, `.tollgate.toml`).
     pub sources: Vec<String>,
+    /// `[[allow]]` rules, validated.
+    pub allows: Vec<AllowRule>,
     raw_settings: RawSettings,
     raw_overrides: RawOverrides,
 }
@@ -170,6 +174,7 @@ pub fn load(file: Option<Source>) -> Result<Policy, Diagnostics> {
 struct Loader {
     diags: Vec<Diagnostic>,
     constraints: Vec<Constraint>,
+    allows: Vec<(Source, allow::RawAllow, Range<usize>)>,
     settings: RawSettings,
     overrides: RawOverrides,
     sources: Vec<String>,
@@ -182,6 +187,7 @@ struct Parsed {
     settings: Option<RawSettings>,
     overrides: Option<RawOverrides>,
     constraints: Vec<Constraint>,
+    allows: Vec<(allow::RawAllow, Range<usize>)>,
 }
 
 impl Loader {
@@ -224,6 +230,12 @@ impl Loader {
             if !o.reasons.is_empty() {
                 self.overrides.reasons = o.reasons;
             }
+            if o.max_allow_days.is_some() {
+                self.overrides.max_allow_days = o.max_allow_days;
+            }
+        }
+        for (a, span) in parsed.allows {
+            self.allows.push((src.clone(), a, span));
         }
         // A constraint with the id of one from a pack replaces it in place.
         for c in parsed.constraints {
@@ -234,7 +246,42 @@ impl Loader {
         }
     }
 
-    fn finish(self) -> Result<Policy, Diagnostics> {
+    fn finish(mut self) -> Result<Policy, Diagnostics> {
+        let max_days = self
+            .overrides
+            .max_allow_days
+            .as_ref()
+            .map_or(allow::DEFAULT_MAX_ALLOW_DAYS, |d| *d.get_ref());
+        let today = crate::clock::now().date_naive();
+        let mut allows = Vec::new();
+        for (src, raw, span) in &self.allows {
+            let (line, _) = Diagnostic {
+                file: String::new(),
+                source: src.text.clone(),
+                span: span.clone(),
+                message: String::new(),
+            }
+            .line_col();
+            let mut report = |span: Range<usize>, message: String| {
+                self.diags.push(Diagnostic {
+                    file: src.name.clone(),
+                    source: src.text.clone(),
+                    span,
+                    message,
+                })
+            };
+            if let Some(rule) = allow::compile(
+                raw,
+                span.clone(),
+                format!("{}:{line}", src.name),
+                &self.constraints,
+                max_days,
+                today,
+                &mut report,
+            ) {
+                allows.push(rule);
+            }
+        }
         if !self.diags.is_empty() {
             return Err(Diagnostics(self.diags));
         }
@@ -254,6 +301,7 @@ impl Loader {
                 .map(|r| r.get_ref().clone())
                 .collect(),
             sources: self.sources,
+            allows,
             raw_settings: self.settings,
             raw_overrides: self.overrides,
         })
@@ -315,6 +363,20 @@ fn parse_entries(src: &Source, diags: &mut Vec<Diagnostic>) -> Parsed {
                 Ok(v) => out.settings = Some(v),
                 Err(e) => report(e.0, e.1),
             },
+            "allow" => {
+                let span = value.span();
+                let DeValue::Array(items) = value.into_inner() else {
+                    report(span, "`allow` must be an array of tables: write `[[allow]]`".into());
+                    continue;
+                };
+                for item in items {
+                    let item_span = item.span();
+                    match de::<allow::RawAllow>(item) {
+                        Ok(a) => out.allows.push((a, item_span)),
+                        Err(e) => report(e.0, e.1),
+                    }
+                }
+            }
             "overrides" => match de::<RawOverrides>(value) {
                 Ok(v) => {
                     check_overrides(&v, &mut report);
@@ -364,7 +426,7 @@ fn parse_entries(src: &Source, diags: &mut Vec<Diagnostic>) -> Parsed {
             other => report(
                 key_span,
                 format!(
-                    "unknown key `{other}`, expected one of `extends`, `settings`, `overrides`, {}",
+                    "unknown key `{other}`, expected one of `extends`, `settings`, `overrides`, `allow`, {}",
                     KINDS
                         .iter()
                         .map(|k| format!("`{k}`"))

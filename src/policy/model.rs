@@ -172,4 +172,6 @@ pub struct RawOverrides {
     pub max_ttl: Option<Spanned<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_allow_days: Option<Spanned<u32>>,
 }

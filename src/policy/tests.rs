@@ -782,3 +782,73 @@ fn override_budgets_are_read_and_checked() {
         "{msg}"
     );
 }
+
+/// An `[[allow]]` for the recommended pack's AWS rule, with `extra` keys
+/// and an expiry `days` ahead of today.
+fn allow_policy(paths: &str, days: i64, extra: &str) -> String {
+    let expires = (crate::clock::now() + chrono::Duration::days(days)).date_naive();
+    format!(
+        "extends = [\"builtin:recommended\"]\n{extra}\n[[allow]]\nconstraint = \"aws-access-key-id\"\npaths = [{paths}]\nreason = \"fake keys for the detector's tests\"\nexpires = {expires}\n"
+    )
+}
+
+#[test]
+fn allow_rules_load_and_name_themselves() {
+    let p = ok(&allow_policy("\"tests/fixtures/keys.txt\"", 30, ""));
+    assert_eq!(p.allows.len(), 1);
+    assert_eq!(p.allows[0].name, "t.toml:3");
+    assert_eq!(p.allows[0].constraint, "aws-access-key-id");
+}
+
+#[test]
+fn over_broad_allow_rules_are_refused() {
+    for broad in ["\"*\"", "\"**\"", "\"**/*\"", "\"*/\"", "\"*/**\""] {
+        let (msg, _) = one_problem(&allow_policy(broad, 30, ""));
+        assert!(
+            msg.contains("too broad for an allow rule"),
+            "{broad}: {msg}"
+        );
+    }
+    // A narrow glob is fine.
+    ok(&allow_policy("\"tests/fixtures/*.pem\"", 30, ""));
+}
+
+#[test]
+fn allow_rules_need_a_reason_and_a_near_expiry() {
+    let text = allow_policy("\"a.txt\"", 30, "")
+        .replace("reason = \"fake keys for the detector's tests\"\n", "");
+    let (msg, _) = one_problem(&text);
+    assert!(msg.contains("needs a `reason`"), "{msg}");
+    let text = allow_policy("\"a.txt\"", 30, "");
+    let text = &text[..text.find("expires").unwrap()];
+    let (msg, _) = one_problem(text);
+    assert!(msg.contains("needs `expires`"), "{msg}");
+    let (msg, _) = one_problem(&allow_policy("\"a.txt\"", 200, ""));
+    assert!(msg.contains("more than 180 days ahead"), "{msg}");
+    // The ceiling is the policy's to set.
+    ok(&allow_policy(
+        "\"a.txt\"",
+        200,
+        "[overrides]\nmax-allow-days = 365\n",
+    ));
+    let (msg, _) = one_problem(&allow_policy(
+        "\"a.txt\"",
+        20,
+        "[overrides]\nmax-allow-days = 10\n",
+    ));
+    assert!(msg.contains("more than 10 days ahead"), "{msg}");
+}
+
+#[test]
+fn allow_rules_never_relax_a_never_constraint_or_an_unknown_one() {
+    let never =
+        "[[forbidden-path]]\nid = \"aws-access-key-id\"\npaths = [\"x\"]\noverride = \"never\"\n";
+    let (msg, _) = one_problem(&allow_policy("\"a.txt\"", 30, never));
+    assert!(msg.contains("no allow rule relaxes it"), "{msg}");
+    let text = allow_policy("\"a.txt\"", 30, "").replace(
+        "constraint = \"aws-access-key-id\"",
+        "constraint = \"no-such-rule\"",
+    );
+    let (msg, _) = one_problem(&text);
+    assert!(msg.contains("unknown constraint `no-such-rule`"), "{msg}");
+}

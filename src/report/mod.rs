@@ -29,6 +29,9 @@ pub struct Shown {
     /// The finding.
     #[serde(flatten)]
     pub finding: Finding,
+    /// The `[[allow]]` rule that passes it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_by: Option<String>,
 }
 
 /// Numbers findings: blockers `B1…`, warnings `W1…`, in the order found.
@@ -47,9 +50,36 @@ pub fn number(findings: Vec<Finding>) -> Vec<Shown> {
                     format!("W{w}")
                 }
             };
-            Shown { id, finding }
+            Shown {
+                id,
+                finding,
+                allowed_by: None,
+            }
         })
         .collect()
+}
+
+/// Marks the findings an `[[allow]]` rule of `policy` passes on `today`,
+/// for an event targeting `branches` (full ref names). Returns, for each
+/// rule, whether it passed anything.
+pub fn apply_allows(
+    policy: &crate::policy::Policy,
+    shown: &mut [Shown],
+    branches: &[String],
+    today: chrono::NaiveDate,
+) -> Vec<bool> {
+    let mut used = vec![false; policy.allows.len()];
+    for s in shown.iter_mut() {
+        if let Some(i) = policy
+            .allows
+            .iter()
+            .position(|r| r.passes(&s.finding, branches, today))
+        {
+            used[i] = true;
+            s.allowed_by = Some(policy.allows[i].name.clone());
+        }
+    }
+    used
 }
 
 /// The one output path.
