@@ -93,13 +93,14 @@ impl std::fmt::Display for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut parts = Vec::new();
         if let Some(p) = &self.path {
+            let p = escape_controls(p);
             parts.push(match self.line {
                 Some(l) => format!("`{p}:{l}`"),
                 None => format!("`{p}`"),
             });
         }
         if let Some(r) = &self.ref_name {
-            parts.push(format!("`{r}`"));
+            parts.push(format!("`{}`", escape_controls(r)));
         }
         if let Some(c) = &self.commit {
             parts.push(format!("commit {}", &c[..c.len().min(12)]));
@@ -109,6 +110,31 @@ impl std::fmt::Display for Location {
         }
         f.write_str(&parts.join(" "))
     }
+}
+
+/// A name as shown to people: control characters (a newline in a file
+/// name, an escape sequence, a bidi override) are written as escapes, so a
+/// hostile name cannot forge or hide output lines.
+pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
+    let hostile = |c: char| {
+        c.is_control()
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    };
+    if !s.chars().any(hostile) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if hostile(c) {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
 }
 
 /// One failed constraint at one place.

@@ -214,15 +214,34 @@ pub(super) fn rerun_command(repo: &Repo, event: &Event, token: &str) -> String {
                     } else {
                         l.local_ref.as_str()
                     };
-                    format!("{}{src}:{}", if force { "+" } else { "" }, l.remote_ref)
+                    shell_quote(&format!(
+                        "{}{src}:{}",
+                        if force { "+" } else { "" },
+                        l.remote_ref
+                    ))
                 })
                 .collect();
             format!(
-                "TOLLGATE_TOKEN={token} git push {remote} {}",
+                "TOLLGATE_TOKEN={token} git push {} {}",
+                shell_quote(remote),
                 specs.join(" ")
             )
         }
         _ => format!("TOLLGATE_TOKEN={token} git commit"),
+    }
+}
+
+/// Quotes `s` for a POSIX shell when it holds anything but plain
+/// characters, so a printed command is safe to paste whatever a ref or
+/// remote is called.
+fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-_./:@=,%".contains(&b));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 

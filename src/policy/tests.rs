@@ -852,3 +852,10 @@ fn allow_rules_never_relax_a_never_constraint_or_an_unknown_one() {
     let (msg, _) = one_problem(&text);
     assert!(msg.contains("unknown constraint `no-such-rule`"), "{msg}");
 }
+
+#[test]
+fn an_over_size_regex_is_refused_with_its_position() {
+    let (msg, at) = one_problem("[[secret]]\nid = \"huge\"\nregex = '''(\\w{500}){500}'''\n");
+    assert!(msg.contains("too large once compiled"), "{msg}");
+    assert_eq!(at.0, 3);
+}

@@ -183,7 +183,7 @@ impl Printer {
             ));
             self.err_line(&format!(
                 "    {}  fingerprint {}",
-                f.evidence,
+                crate::check::escape_controls(&f.evidence),
                 &f.fingerprint[..12]
             ));
             if let Some((_, how)) = covered.iter().find(|(c, _)| *c == i) {
