@@ -11,7 +11,6 @@ mod push;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use git2::{Delta, DiffFindOptions, DiffOptions, ObjectType, Oid, Patch, Repository, Sort};
 
@@ -364,38 +363,30 @@ impl Repo {
         let mut walk = self.walk()?;
         walk.push(tip.id())
             .ctx(|| format!("cannot walk from {}", tip.id()))?;
-        for r in self
-            .repo
-            .references()
-            .ctx(|| "cannot list refs".into())?
-            .flatten()
-        {
-            if r.name().is_some_and(|n| n.starts_with("refs/notes/")) {
-                continue;
-            }
-            if let Ok(c) = r.peel_to_commit() {
-                walk.hide(c.id()).ctx(|| "cannot walk history".into())?;
-            }
+        for c in self.ref_tips()? {
+            walk.hide(c).ctx(|| "cannot walk history".into())?;
         }
         walk.collect::<Result<Vec<_>, _>>()
             .ctx(|| "cannot walk history".into())
     }
 
-    /// Every commit reachable from any ref except notes, oldest first.
-    pub fn all_commits(&self) -> Result<Vec<Oid>, GitError> {
-        let mut walk = self.walk()?;
-        for r in self
+    /// The commit every ref points at, notes aside.
+    fn ref_tips(&self) -> Result<Vec<Oid>, GitError> {
+        Ok(self
             .repo
             .references()
             .ctx(|| "cannot list refs".into())?
             .flatten()
-        {
-            if r.name().is_some_and(|n| n.starts_with("refs/notes/")) {
-                continue;
-            }
-            if let Ok(c) = r.peel_to_commit() {
-                walk.push(c.id()).ctx(|| "cannot walk history".into())?;
-            }
+            .filter(|r| !r.name().is_some_and(|n| n.starts_with("refs/notes/")))
+            .filter_map(|r| r.peel_to_commit().ok().map(|c| c.id()))
+            .collect())
+    }
+
+    /// Every commit reachable from any ref except notes, oldest first.
+    pub fn all_commits(&self) -> Result<Vec<Oid>, GitError> {
+        let mut walk = self.walk()?;
+        for c in self.ref_tips()? {
+            walk.push(c).ctx(|| "cannot walk history".into())?;
         }
         if let Ok(Some(h)) = self.head_commit() {
             walk.push(h.id()).ctx(|| "cannot walk history".into())?;
@@ -479,23 +470,14 @@ fn added_lines(
 
 /// Runs `git` in `dir` with C messages and stdin closed; returns stdout.
 pub fn git_command(dir: &Path, args: &[&str]) -> Result<String, GitError> {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("LC_MESSAGES", "C")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| GitError::Command {
-            args: args.join(" "),
-            why: e.to_string(),
-        })?;
-    if !out.status.success() {
+    let out = notes::run_git(dir, args)?;
+    if !out.ok {
         return Err(GitError::Command {
             args: args.join(" "),
-            why: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            why: out.stderr.trim().to_string(),
         });
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    Ok(out.stdout)
 }
 
 /// A ref update and the commits it brings, as built from pre-push input.

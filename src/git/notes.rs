@@ -333,15 +333,15 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(base + rand::random_range(0..base * 2))
 }
 
-struct GitOutput {
-    ok: bool,
-    stdout: String,
-    stderr: String,
+pub(super) struct GitOutput {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 /// Runs `git` in `dir` with C messages, stdin closed and no terminal
 /// prompts; a failure to start is an error, a failing git is not.
-fn run_git(dir: &Path, args: &[&str]) -> Result<GitOutput, GitError> {
+pub(super) fn run_git(dir: &Path, args: &[&str]) -> Result<GitOutput, GitError> {
     let out = Command::new("git")
         .args(args)
         .current_dir(dir)

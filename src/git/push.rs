@@ -36,17 +36,7 @@ impl PushLine {
 
 /// Parses every line; empty lines are skipped; anything else malformed is an error.
 pub fn parse_push_lines(input: &[u8]) -> Result<Vec<PushLine>, GitError> {
-    let mut out = Vec::new();
-    for (i, raw) in input.split(|&b| b == b'\n').enumerate() {
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if raw.is_empty() {
-            continue;
-        }
-        let err = |why: &str| GitError::PushLine {
-            line: i + 1,
-            why: why.to_string(),
-        };
-        let text = std::str::from_utf8(raw).map_err(|_| err("not UTF-8"))?;
+    parse_lines(input, |text, err| {
         let fields: Vec<&str> = text.split(' ').collect();
         let [local_ref, local_sha, remote_ref, remote_sha] = fields[..] else {
             return Err(err(
@@ -56,14 +46,13 @@ pub fn parse_push_lines(input: &[u8]) -> Result<Vec<PushLine>, GitError> {
         if remote_ref.is_empty() || !remote_ref.starts_with("refs/") {
             return Err(err("the remote ref must be a full ref name"));
         }
-        out.push(PushLine {
+        Ok(PushLine {
             local_ref: local_ref.to_string(),
             local_sha: parse_sha(local_sha).ok_or_else(|| err("bad local sha"))?,
             remote_ref: remote_ref.to_string(),
             remote_sha: parse_sha(remote_sha).ok_or_else(|| err("bad remote sha"))?,
-        });
-    }
-    Ok(out)
+        })
+    })
 }
 
 /// One ref update as git announces it to pre-receive: `<old> <new> <ref>`.
@@ -80,6 +69,28 @@ pub struct ReceiveLine {
 /// Parses pre-receive input; empty lines are skipped; anything else
 /// malformed is an error (and the push is refused).
 pub fn parse_receive_lines(input: &[u8]) -> Result<Vec<ReceiveLine>, GitError> {
+    parse_lines(input, |text, err| {
+        let fields: Vec<&str> = text.splitn(3, ' ').collect();
+        let [old, new, ref_name] = fields[..] else {
+            return Err(err("expected `<old sha> <new sha> <ref>`"));
+        };
+        if !ref_name.starts_with("refs/") || ref_name.contains(char::is_control) {
+            return Err(err("the ref must be a full ref name"));
+        }
+        Ok(ReceiveLine {
+            old: parse_sha(old).ok_or_else(|| err("bad old sha"))?,
+            new: parse_sha(new).ok_or_else(|| err("bad new sha"))?,
+            ref_name: ref_name.to_string(),
+        })
+    })
+}
+
+/// Splits hook input into lines (a trailing `\r` dropped, empty lines
+/// skipped) and parses each; an error names its 1-based line.
+fn parse_lines<T>(
+    input: &[u8],
+    mut parse: impl FnMut(&str, &dyn Fn(&str) -> GitError) -> Result<T, GitError>,
+) -> Result<Vec<T>, GitError> {
     let mut out = Vec::new();
     for (i, raw) in input.split(|&b| b == b'\n').enumerate() {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
@@ -91,18 +102,7 @@ pub fn parse_receive_lines(input: &[u8]) -> Result<Vec<ReceiveLine>, GitError> {
             why: why.to_string(),
         };
         let text = std::str::from_utf8(raw).map_err(|_| err("not UTF-8"))?;
-        let fields: Vec<&str> = text.splitn(3, ' ').collect();
-        let [old, new, ref_name] = fields[..] else {
-            return Err(err("expected `<old sha> <new sha> <ref>`"));
-        };
-        if !ref_name.starts_with("refs/") || ref_name.contains(char::is_control) {
-            return Err(err("the ref must be a full ref name"));
-        }
-        out.push(ReceiveLine {
-            old: parse_sha(old).ok_or_else(|| err("bad old sha"))?,
-            new: parse_sha(new).ok_or_else(|| err("bad new sha"))?,
-            ref_name: ref_name.to_string(),
-        });
+        out.push(parse(text, &err)?);
     }
     Ok(out)
 }
