@@ -37,13 +37,20 @@ pub struct OverrideArgs {
     /// The blocker: a short id from the last blocked run (`B1`) or a fingerprint prefix (8+ hex digits)
     #[arg(required = true)]
     finding: Option<String>,
+    #[command(flatten)]
+    why: Why,
+}
+
+/// Why and for how long, for a token or a two-key request.
+#[derive(Debug, Args)]
+struct Why {
     /// Why this blocker should pass (recorded in the ledger and the audit record)
     #[arg(long)]
     reason: Option<String>,
     /// Reason code, one of the policy's `[overrides] reasons`
     #[arg(long)]
     code: Option<String>,
-    /// How long the token stays valid: `30m`, `2h`, `1d` (default 1h, at most 24h)
+    /// How long the token (or request) stays valid: `30m`, `2h`, `1d` (default 1h, at most 24h)
     #[arg(long, value_name = "DURATION")]
     ttl: Option<String>,
 }
@@ -54,15 +61,8 @@ enum OverrideCommand {
     Request {
         /// The blocker: a short id from the last blocked run (`B1`) or a fingerprint prefix
         finding: String,
-        /// Why this blocker should pass
-        #[arg(long)]
-        reason: Option<String>,
-        /// Reason code, one of the policy's `[overrides] reasons`
-        #[arg(long)]
-        code: Option<String>,
-        /// How long the request (and the token minted from it) stays valid (default 1h, at most 24h)
-        #[arg(long, value_name = "DURATION")]
-        ttl: Option<String>,
+        #[command(flatten)]
+        why: Why,
         /// Also write the request to this file
         #[arg(long, value_name = "PATH")]
         out: Option<std::path::PathBuf>,
@@ -146,19 +146,8 @@ pub fn run(ctx: &Ctx, args: OverrideArgs) -> anyhow::Result<Outcome> {
             days,
             format,
         }) => history(ctx, &ledger, now, constraint.as_deref(), days, format),
-        Some(OverrideCommand::Request {
-            finding,
-            reason,
-            code,
-            ttl,
-            out,
-        }) => {
-            let asked = Asked {
-                finding,
-                reason,
-                code,
-                ttl,
-            };
+        Some(OverrideCommand::Request { finding, why, out }) => {
+            let asked = Asked::new(finding, why);
             super::two_key::request(ctx, &repo, &ledger, now, asked, out.as_deref())
         }
         Some(OverrideCommand::Approve { request, out }) => {
@@ -168,12 +157,7 @@ pub fn run(ctx: &Ctx, args: OverrideArgs) -> anyhow::Result<Outcome> {
             super::two_key::accept(ctx, &repo, &ledger, now, &approval)
         }
         None => {
-            let asked = Asked {
-                finding: args.finding.unwrap_or_default(),
-                reason: args.reason,
-                code: args.code,
-                ttl: args.ttl,
-            };
+            let asked = Asked::new(args.finding.unwrap_or_default(), args.why);
             mint(ctx, &repo, &ledger, now, asked)
         }
     }
@@ -286,6 +270,17 @@ pub(super) struct Asked {
     pub reason: Option<String>,
     pub code: Option<String>,
     pub ttl: Option<String>,
+}
+
+impl Asked {
+    fn new(finding: String, why: Why) -> Asked {
+        Asked {
+            finding,
+            reason: why.reason,
+            code: why.code,
+            ttl: why.ttl,
+        }
+    }
 }
 
 /// The blocker, re-evaluated now, with everything checked that a token or
