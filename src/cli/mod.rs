@@ -2,8 +2,10 @@
 //! the mapping of outcomes to exit codes (0 pass, 1 blocked, 2 error).
 
 mod check;
+mod doctor;
 mod gate;
 mod hook;
+mod init;
 mod install;
 mod override_cmd;
 mod policy_cmd;
@@ -12,7 +14,7 @@ pub mod tty;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::git::Repo;
 use crate::policy::{self, Policy, Source};
@@ -60,6 +62,16 @@ enum Command {
     Override(override_cmd::OverrideArgs),
     /// Run as a git hook (called by the installed hook shims)
     Hook(hook::HookArgs),
+    /// Write a starter `.tollgate.toml` and `.tollgate/allowed_signers`, then print the next steps
+    Init(init::InitArgs),
+    /// Report what is set up here and what is missing, with a fix for each
+    Doctor(doctor::DoctorArgs),
+    /// Print a shell completion script (`tollgate completions bash > …`)
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// How a command ended.
@@ -146,6 +158,14 @@ pub fn main() -> ExitCode {
         Command::Uninstall => install::uninstall(&ctx),
         Command::Override(args) => override_cmd::run(&ctx, args),
         Command::Hook(args) => hook::run(&ctx, args),
+        Command::Init(args) => init::run(&ctx, args),
+        Command::Doctor(args) => doctor::run(&ctx, args),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "tollgate", &mut out);
+            ctx.printer.stdout(&String::from_utf8_lossy(&out));
+            Ok(Outcome::Pass)
+        }
     };
     match result {
         Ok(Outcome::Pass) => ExitCode::SUCCESS,
