@@ -148,6 +148,19 @@ impl Scratch {
             ),
         );
         let scratch = Scratch { repo, exe, env };
+        // The framework uses the system toolchain only when `cargo --version`
+        // works from `/` in this environment; otherwise it would try to
+        // download one.
+        let mut cargo = scratch.repo.command("cargo");
+        cargo.arg("--version").current_dir("/");
+        for (k, v) in &scratch.env {
+            cargo.env(k, v);
+        }
+        let cargo = Repo::output(cargo);
+        assert!(
+            cargo.ok(),
+            "cargo is not usable with the framework's environment (PATH, CARGO_HOME, RUSTUP_HOME)\n{cargo}"
+        );
         scratch
             .pre_commit(&[
                 "install",
