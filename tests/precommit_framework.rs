@@ -136,6 +136,10 @@ impl Scratch {
             ("CARGO_PROFILE_RELEASE_LTO".into(), "off".into()),
             ("CARGO_PROFILE_RELEASE_OPT_LEVEL".into(), "1".into()),
             ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS".into(), "16".into()),
+            // The framework's `cargo install` ignores Cargo.lock; offline, it
+            // resolves to the crates already downloaded for this build (the
+            // locked versions) and needs no network.
+            ("CARGO_NET_OFFLINE".into(), "true".into()),
             ("CARGO_TERM_COLOR".into(), "never".into()),
             ("PRE_COMMIT_COLOR".into(), "never".into()),
         ]);
