@@ -9,6 +9,7 @@ use crate::check::Engine;
 use crate::git::Repo;
 use crate::policy::Severity;
 use crate::report::json::CheckReport;
+use crate::report::sarif::{SarifBuilder, SarifResult};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -18,6 +19,8 @@ pub enum Format {
     Human,
     /// JSON (`tollgate/v1`) on stdout.
     Json,
+    /// SARIF 2.1.0 on stdout (code scanning).
+    Sarif,
 }
 
 /// Arguments of `tollgate check`.
@@ -87,18 +90,39 @@ pub fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<Outcome> {
         &ack,
         &gate::env_tokens(),
     )?;
-    if args.format == Format::Json {
-        let blocked = shown.iter().any(|s| s.finding.severity == Severity::Block);
-        let result = match outcome {
-            Outcome::Blocked if blocked => "blocked",
-            Outcome::Blocked => "unacknowledged",
-            Outcome::Pass if shown.is_empty() => "pass",
-            Outcome::Pass => "warn",
-        };
-        ctx.printer
-            .stdout(&CheckReport::new(event.name(), result, &shown).to_json());
-    } else if outcome == Outcome::Pass && shown.is_empty() {
-        ctx.printer.info("tollgate: no findings");
+    let blocked = shown.iter().any(|s| s.finding.severity == Severity::Block);
+    let result = match outcome {
+        Outcome::Blocked if blocked => "blocked",
+        Outcome::Blocked => "unacknowledged",
+        Outcome::Pass if shown.is_empty() => "pass",
+        Outcome::Pass => "warn",
+    };
+    match args.format {
+        Format::Json => ctx
+            .printer
+            .stdout(&CheckReport::new(event.name(), result, &shown).to_json()),
+        Format::Sarif => {
+            let mut log = SarifBuilder::new(env!("CARGO_PKG_VERSION"));
+            log.policy_rules(&policy)
+                .run_property("schema", "tollgate/v1")
+                .run_property("event", event.name())
+                .run_property("result", result);
+            for s in &shown {
+                // A check that passes with blockers in it passed them with
+                // override tokens (`--yes` never passes a blocker).
+                let passed = outcome == Outcome::Pass && s.finding.severity == Severity::Block;
+                log.result(SarifResult::from_finding(
+                    s,
+                    passed.then(|| "passed by a single-use override token".to_string()),
+                ));
+            }
+            ctx.printer.stdout(&log.to_json());
+        }
+        Format::Human => {
+            if outcome == Outcome::Pass && shown.is_empty() {
+                ctx.printer.info("tollgate: no findings");
+            }
+        }
     }
     Ok(outcome)
 }

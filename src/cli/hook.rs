@@ -41,6 +41,10 @@ impl HookName {
 /// Arguments of `tollgate hook`.
 #[derive(Debug, Args)]
 pub struct HookArgs {
+    /// Run under the pre-commit framework: pre-push reads the one ref update
+    /// the framework passes in `PRE_COMMIT_*` variables instead of stdin
+    #[arg(long)]
+    from_framework: bool,
     /// Which hook
     #[arg(value_enum)]
     name: HookName,
@@ -53,12 +57,16 @@ pub struct HookArgs {
 pub fn run(ctx: &Ctx, args: HookArgs) -> anyhow::Result<Outcome> {
     let repo = ctx.repo()?;
     let mut stdin = Vec::new();
-    if matches!(args.name, HookName::PrePush | HookName::PreReceive) {
+    // Under the pre-commit framework there is no chained hook (the framework
+    // runs the others) and a push arrives in `PRE_COMMIT_*` variables.
+    if matches!(args.name, HookName::PrePush | HookName::PreReceive) && !args.from_framework {
         std::io::stdin()
             .read_to_end(&mut stdin)
             .map_err(|e| anyhow::anyhow!("cannot read the pre-push input: {e}"))?;
     }
-    if run_chained(ctx, &repo, args.name, &args.args, &stdin)? == Outcome::Blocked {
+    if !args.from_framework
+        && run_chained(ctx, &repo, args.name, &args.args, &stdin)? == Outcome::Blocked
+    {
         return Ok(Outcome::Blocked);
     }
     if args.name == HookName::PreReceive {
@@ -77,6 +85,22 @@ pub fn run(ctx: &Ctx, args: HookArgs) -> anyhow::Result<Outcome> {
     let event = match args.name {
         HookName::PostCommit | HookName::PreReceive => unreachable!("returned above"),
         HookName::PreCommit => Event::Staged,
+        HookName::PrePush if args.from_framework => match framework_push_line(&repo)? {
+            Some((remote, line)) => {
+                ctx.printer
+                    .debug(&format!("pre-push under the pre-commit framework: {line}"));
+                Event::Push {
+                    remote,
+                    lines: parse_push_lines(line.as_bytes())?,
+                }
+            }
+            None => {
+                ctx.printer.warning(
+                    "the pre-commit framework named no pushed ref (not run by `git push`?); nothing to check",
+                );
+                return Ok(Outcome::Pass);
+            }
+        },
         HookName::PrePush => {
             let remote = args.args.first().cloned().ok_or_else(|| {
                 anyhow::anyhow!("pre-push needs the remote name as its first argument")
@@ -131,6 +155,45 @@ fn push_notes(ctx: &Ctx, repo: &Repo, remote: &str) -> Outcome {
             Outcome::Blocked
         }
     }
+}
+
+/// The one ref update the pre-commit framework describes, as a pre-push
+/// line, with the remote's name.
+///
+/// The framework reads git's pre-push input itself and keeps only the first
+/// ref that is not a deletion. When the remote's old sha is known locally it
+/// passes it as `PRE_COMMIT_FROM_REF`; otherwise (a new branch, or a remote
+/// tip this clone never fetched) `PRE_COMMIT_FROM_REF` is the parent of the
+/// first commit not on any remote-tracking ref, or is missing when the push
+/// carries the root commit. So a force push over history this clone has not
+/// fetched looks like a fast-forward here: best-effort, which is why the
+/// native pre-push hook (`tollgate install`) is the recommended one.
+fn framework_push_line(repo: &Repo) -> anyhow::Result<Option<(String, String)>> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let (Some(remote), Some(remote_ref)) = (
+        var("PRE_COMMIT_REMOTE_NAME"),
+        var("PRE_COMMIT_REMOTE_BRANCH"),
+    ) else {
+        if var("PRE_COMMIT_TO_REF").is_some() {
+            anyhow::bail!(
+                "the pre-commit framework set `PRE_COMMIT_TO_REF` without `PRE_COMMIT_REMOTE_NAME` and `PRE_COMMIT_REMOTE_BRANCH`; cannot tell what is pushed where"
+            );
+        }
+        return Ok(None);
+    };
+    let local_ref = var("PRE_COMMIT_LOCAL_BRANCH").unwrap_or_else(|| "HEAD".into());
+    let to = match var("PRE_COMMIT_TO_REF") {
+        Some(t) => repo.resolve_commit(&t)?,
+        None => repo.resolve_commit(&local_ref)?,
+    };
+    let from = match var("PRE_COMMIT_FROM_REF") {
+        Some(f) => repo.resolve_commit(&f)?.to_string(),
+        None => "0".repeat(to.to_string().len()),
+    };
+    Ok(Some((
+        remote,
+        format!("{local_ref} {to} {remote_ref} {from}"),
+    )))
 }
 
 /// Runs the hook that was there before tollgate, with the same arguments

@@ -3,8 +3,10 @@
 
 mod audit_cmd;
 mod check;
+mod doctor;
 mod gate;
 mod hook;
+mod init;
 mod install;
 mod notes_cmd;
 mod override_cmd;
@@ -18,7 +20,7 @@ mod verify;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::git::Repo;
 use crate::policy::{self, Policy, Source};
@@ -74,6 +76,16 @@ enum Command {
     Notes(notes_cmd::NotesCommand),
     /// Run as a git hook (called by the installed hook shims)
     Hook(hook::HookArgs),
+    /// Write a starter `.tollgate.toml` and `.tollgate/allowed_signers`, then print the next steps
+    Init(init::InitArgs),
+    /// Report what is set up here and what is missing, with a fix for each
+    Doctor(doctor::DoctorArgs),
+    /// Print a shell completion script (`tollgate completions bash > …`)
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// How a command ended.
@@ -182,6 +194,14 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => verify::run(&ctx, args),
         Command::Audit(cmd) => audit_cmd::run(&ctx, cmd),
         Command::Notes(cmd) => notes_cmd::run(&ctx, cmd),
+        Command::Init(args) => init::run(&ctx, args),
+        Command::Doctor(args) => doctor::run(&ctx, args),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "tollgate", &mut out);
+            ctx.printer.stdout(&String::from_utf8_lossy(&out));
+            Ok(Outcome::Pass)
+        }
     };
     match result {
         Ok(Outcome::Pass) => ExitCode::SUCCESS,

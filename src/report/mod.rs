@@ -1,8 +1,9 @@
 //! Output. One `Printer`: human text to stderr (with `error:`, `warning:`,
-//! `hint:` prefixes, readable without colour), machine output (JSON) to
-//! stdout. A closed pipe is not an error.
+//! `hint:` prefixes, readable without colour), machine output (JSON,
+//! SARIF) to stdout. A closed pipe is not an error.
 
 pub mod json;
+pub mod sarif;
 
 use std::io::{IsTerminal, Write};
 
