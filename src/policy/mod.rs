@@ -9,6 +9,7 @@ mod diag;
 mod glob;
 pub mod model;
 mod packs;
+mod pattern;
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -24,6 +25,8 @@ pub use glob::{BranchSet, PathSet};
 use model::*;
 pub use model::{BranchOp, OverrideMode, Severity, WarningMode};
 pub use packs::{builtin_pack, BUILTIN_PACKS};
+pub use pattern::Pattern;
+use pattern::PatternError;
 
 /// The longest any override token may live, whatever the policy says.
 pub const MAX_TTL: Duration = Duration::from_secs(24 * 60 * 60);
@@ -120,8 +123,8 @@ impl Kind {
 /// A compiled `[[secret]]`.
 #[derive(Debug, Clone)]
 pub struct SecretSpec {
-    /// The pattern, multi-line mode, over bytes.
-    pub regex: regex::bytes::Regex,
+    /// The pattern, multi-line mode, over bytes; compiled on first use.
+    pub regex: Pattern,
     /// Lower-case literals; the regex runs only on text containing one.
     pub keywords: Vec<String>,
     /// Capture group that holds the secret.
@@ -133,12 +136,8 @@ pub struct SecretSpec {
     /// Never these paths.
     pub exclude_paths: Option<PathSet>,
     /// A secret matching any of these is a known placeholder.
-    pub allow: Vec<regex::bytes::Regex>,
+    pub allow: Vec<Pattern>,
 }
-
-/// Regexes larger than this once compiled are refused: a policy must not be
-/// able to make every hook slow or memory-hungry.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 /// The kinds, as top-level keys of a policy file.
 const KINDS: [&str; 5] = [
@@ -562,27 +561,14 @@ fn compile(
 fn compile_regex(
     s: &Spanned<String>,
     report: &mut impl FnMut(Range<usize>, String),
-) -> Option<regex::bytes::Regex> {
-    match regex::bytes::RegexBuilder::new(s.get_ref())
-        .multi_line(true)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .build()
-    {
-        Ok(r) => Some(r),
-        Err(regex::Error::CompiledTooBig(limit)) => {
+) -> Option<Pattern> {
+    match Pattern::new(s.get_ref()) {
+        Ok(p) => Some(p),
+        Err(PatternError::TooBig(limit)) => {
             report(s.span(), format!("regex is too large once compiled (over {limit} bytes); split it or make it more specific"));
             None
         }
-        Err(e) => {
-            // The regex crate's message spans several lines with its own caret;
-            // keep its last line, which says what is wrong.
-            let text = e.to_string();
-            let why = text
-                .lines()
-                .rev()
-                .find(|l| l.starts_with("error:"))
-                .map(|l| l.trim_start_matches("error:").trim().to_string())
-                .unwrap_or(text);
+        Err(PatternError::Invalid(why)) => {
             report(s.span(), format!("invalid regex: {why}"));
             None
         }
@@ -623,7 +609,7 @@ fn compile_secret(
         }
     }
     let regex = regex?;
-    let groups = regex.captures_len() - 1;
+    let groups = regex.explicit_captures();
     let secret_group = match &c.secret_group {
         Some(g) if *g.get_ref() > groups => {
             fail(

@@ -764,3 +764,22 @@ fn caret_lines_up_under_tab_indented_text() {
         "caret not under the value:\n{text}"
     );
 }
+
+#[test]
+fn builtin_secret_patterns_compile_on_first_use() {
+    // Loading the pack must stay cheap: a hook on a typical commit compiles
+    // only the patterns whose keywords occur in it.
+    for (name, _) in BUILTIN_PACKS {
+        let p = ok(&format!("extends = [\"builtin:{name}\"]\n"));
+        for c in &p.constraints {
+            if let Kind::Secret(s) = &c.kind {
+                assert!(!s.regex.is_compiled(), "{name}: `{}`", c.id);
+                assert!(
+                    s.allow.iter().all(|a| !a.is_compiled()),
+                    "{name}: `{}`",
+                    c.id
+                );
+            }
+        }
+    }
+}
