@@ -125,11 +125,16 @@ PRE_COMMIT_CONFIG = """repos:
 """
 
 
-def build_typical(vendor, history, repo):
-    """5 edited + 5 new files, 50 added lines each, staged; no secret."""
+def build_typical(vendor, history, repo, at=None):
+    """5 edited + 5 new files, 50 added lines each, staged; no secret. With
+    `at`, the clone is first reset to the history's `at`-th commit (a small
+    repository)."""
     if repo.exists():
         subprocess.run(["rm", "-rf", str(repo)], check=True)
     git(history.parent, "clone", "-q", "--shared", str(history), str(repo))
+    if at:
+        revs = git(repo, "rev-list", "--reverse", "HEAD", capture_output=True, text=True).stdout.split()
+        git(repo, "reset", "-q", "--hard", revs[at - 1])
     git(repo, "config", "user.name", "Bench")
     git(repo, "config", "user.email", "bench@example.invalid")
     # The pre-commit framework's run needs its config committed; one trivial
@@ -154,7 +159,8 @@ def build_typical(vendor, history, repo):
         (repo / f"src/new_{i}.rs").write_text("\n".join(lines[start : start + 50]) + "\n")
     git(repo, "add", "-A")
     stat = git(repo, "diff", "--cached", "--shortstat", capture_output=True, text=True).stdout.strip()
-    print(f"typical: {stat}", file=sys.stderr)
+    files = len(git(repo, "ls-files", capture_output=True, text=True).stdout.splitlines())
+    print(f"typical: {stat} in a repository of {files} files", file=sys.stderr)
 
 
 def rand(rng, alphabet, n):
@@ -245,13 +251,14 @@ def main():
     ap.add_argument("--manifest", type=Path)
     ap.add_argument("--files", type=int, default=2000)
     ap.add_argument("--mb", type=int, default=50)
+    ap.add_argument("--at", type=int)
     a = ap.parse_args()
     a.vendor, a.out = a.vendor.resolve(), a.out.resolve()
     a.history = a.history and a.history.resolve()
     if a.what == "history":
         build_history(a.vendor, a.out)
     elif a.what == "typical":
-        build_typical(a.vendor, a.history, a.out)
+        build_typical(a.vendor, a.history, a.out, a.at)
     else:
         build_big(a.vendor, a.out, a.manifest, a.files, a.mb)
 

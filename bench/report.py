@@ -12,14 +12,20 @@ planted_path = Path(sys.argv[2])
 
 
 def load(name):
-    p = res / f"{name}.json"
-    if not p.exists():
-        return None
-    return {r["command"]: r for r in json.loads(p.read_text())["results"]}
+    """One scenario's results, with those of its slow peers (fewer runs)."""
+    rows = {}
+    for p in (res / f"{name}.json", res / f"{name}-slow.json"):
+        if p.exists():
+            rows.update({r["command"]: r for r in json.loads(p.read_text())["results"]})
+    return rows or None
 
 
 def ms(s):
     return f"{s * 1000:.1f} ms" if s < 10 else f"{s:.2f} s"
+
+
+def cpu(r):
+    return r["user"] + r["system"]
 
 
 verdicts = []
@@ -31,28 +37,40 @@ def verdict(what, ok, detail):
 
 def table(title, rows, baseline):
     print(f"\n### {title}\n")
-    print(f"| command | median | mean ± σ | × {baseline} | × tollgate |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print(f"| command | median (wall) | mean ± σ | CPU (user+sys) | × {baseline} (wall) | × tollgate (wall) | × {baseline} (CPU) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     base = rows.get(baseline)
     tg = rows.get("tollgate")
     for name, r in rows.items():
         med = r["median"]
         rb = f"{med / base['median']:.2f}" if base else "–"
         rt = f"{med / tg['median']:.2f}" if tg else "–"
-        print(f"| {name} | {ms(med)} | {ms(r['mean'])} ± {ms(r['stddev'] or 0)} | {rb} | {rt} |")
+        rc = f"{cpu(r) / cpu(base):.2f}" if base else "–"
+        print(f"| {name} | {ms(med)} | {ms(r['mean'])} ± {ms(r['stddev'] or 0)} | {ms(cpu(r))} | {rb} | {rt} | {rc} |")
 
 
-commit = load("commit")
-if commit:
-    print("\n### Pre-commit hook, typical commit (10 files, 500 added lines): whole `git commit`\n")
+for name, where in [("commit-small", "small repository"), ("commit", "large repository")]:
+    commit = load(name)
+    if not commit or "none" not in commit:
+        continue
     none = commit["none"]["median"]
-    print("| hook | median `git commit` | added to a bare `git commit` |")
-    print("| --- | ---: | ---: |")
-    for name, r in commit.items():
-        print(f"| {name} | {ms(r['median'])} | +{(r['median'] - none) * 1000:.1f} ms |")
+    none_cpu = cpu(commit["none"])
+    print(f"\n### Pre-commit hook, typical commit (10 files, 500 added lines), {where}: whole `git commit`\n")
+    print("| hook | median `git commit` (wall) | added (wall) | CPU (user+sys) | added (CPU) |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for n, r in commit.items():
+        print(
+            f"| {n} | {ms(r['median'])} | +{(r['median'] - none) * 1000:.1f} ms"
+            f" | {ms(cpu(r))} | +{(cpu(r) - none_cpu) * 1000:.1f} ms |"
+        )
     if "tollgate" in commit:
         added = (commit["tollgate"]["median"] - none) * 1000
-        verdict("pre-commit adds ≤ 10 ms to `git commit`", added <= 10, f"+{added:.1f} ms")
+        added_cpu = (cpu(commit["tollgate"]) - none_cpu) * 1000
+        verdict(
+            f"pre-commit adds ≤ 10 ms to `git commit` ({where})",
+            added <= 10,
+            f"+{added:.1f} ms wall, +{added_cpu:.1f} ms CPU",
+        )
 
 big = load("big")
 if big:
