@@ -66,6 +66,19 @@ impl Pattern {
         Ok(pattern)
     }
 
+    /// A pattern of a builtin pack, unchanged: its text is part of the
+    /// binary, and the test suite parses, size-checks and compiles every one
+    /// (`builtin_patterns_are_valid_and_counted`), so loading skips the parse,
+    /// which is most of what loading the recommended pack costs. Only the
+    /// capture groups are counted, by a scan.
+    pub(super) fn trusted(source: &str) -> Pattern {
+        Pattern {
+            source: source.to_string(),
+            captures: count_captures(source),
+            compiled: OnceLock::new(),
+        }
+    }
+
     /// The pattern as written.
     pub fn as_str(&self) -> &str {
         &self.source
@@ -138,6 +151,39 @@ fn one_line(text: &str) -> String {
         .unwrap_or_else(|| text.to_string())
 }
 
+/// Capture groups by a scan that knows escapes, (nested) classes and the
+/// `(?…)` forms, of which only `(?P<name>…)` and `(?<name>…)` capture. Used
+/// only for the builtin packs, where a test checks it against the parser.
+pub(super) fn count_captures(pattern: &str) -> usize {
+    let b = pattern.as_bytes();
+    let (mut i, mut n, mut depth) = (0, 0, 0usize);
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 1,
+            b'[' => {
+                depth += 1;
+                // `[]…]` and `[^]…]`: a leading `]` is a literal.
+                if b.get(i + 1) == Some(&b'^') {
+                    i += 1;
+                }
+                if b.get(i + 1) == Some(&b']') {
+                    i += 1;
+                }
+            }
+            b']' if depth > 0 => depth -= 1,
+            b'(' if depth == 0 => {
+                let rest = &b[i + 1..];
+                if !rest.starts_with(b"?") || rest.starts_with(b"?P<") || rest.starts_with(b"?<") {
+                    n += 1;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    n
+}
+
 /// An upper-bound-minded estimate of the automaton's states: repetitions
 /// multiply their body, classes count their ranges (times four for the UTF-8
 /// encodings of a Unicode range).
@@ -185,6 +231,24 @@ mod tests {
         );
         assert!(Pattern::new(r"\w{10}").is_ok_and(|p| p.is_compiled()));
         assert!(Pattern::new(r"\w{3}").is_ok_and(|p| !p.is_compiled()));
+    }
+
+    #[test]
+    fn captures_are_counted_like_the_parser() {
+        for p in [
+            r"a(b)(?:c)(?P<x>d)(?<y>e)(?i)f",
+            r"[(]\(([)\]])",
+            r"[^]()](x)[]](y)",
+            r"[[:alpha:](](z)",
+        ] {
+            let parsed = Pattern::new(p).expect("valid").explicit_captures();
+            assert_eq!(count_captures(p), parsed, "{p}");
+        }
+    }
+
+    #[test]
+    fn the_fallback_matches_nothing() {
+        assert!(!never_matches().is_match(b"abc\n\xFF"));
     }
 
     #[test]

@@ -766,6 +766,47 @@ fn caret_lines_up_under_tab_indented_text() {
 }
 
 #[test]
+fn builtin_patterns_are_valid_and_counted() {
+    // Loading trusts the builtin packs' patterns (`Pattern::trusted`): this
+    // is where each is parsed, size-checked and compiled, and where the
+    // scan that counts their groups is checked against the parser.
+    for (name, text) in BUILTIN_PACKS {
+        let p = ok(&format!("extends = [\"builtin:{name}\"]\n"));
+        let mut seen = 0;
+        for c in &p.constraints {
+            let Kind::Secret(s) = &c.kind else { continue };
+            for pattern in std::iter::once(&s.regex).chain(&s.allow) {
+                let checked = match Pattern::new(pattern.as_str()) {
+                    Ok(checked) => checked,
+                    Err(e) => panic!("{name}: `{}`: {e:?}", c.id),
+                };
+                assert!(
+                    !checked.is_compiled(),
+                    "{name}: `{}` is near the size limit",
+                    c.id
+                );
+                assert_eq!(
+                    checked.explicit_captures(),
+                    pattern.explicit_captures(),
+                    "{name}: `{}`",
+                    c.id
+                );
+                assert!(regex::bytes::RegexBuilder::new(pattern.as_str())
+                    .multi_line(true)
+                    .size_limit(1 << 20)
+                    .build()
+                    .is_ok());
+                seen += 1;
+            }
+        }
+        assert!(seen > 0 || !text.contains("[[secret]]"), "{name}");
+        // The same text under another name is not trusted: it is parsed.
+        let copy = ok(text);
+        assert_eq!(copy.constraints.len(), p.constraints.len());
+    }
+}
+
+#[test]
 fn builtin_secret_patterns_compile_on_first_use() {
     // Loading the pack must stay cheap: a hook on a typical commit compiles
     // only the patterns whose keywords occur in it.
