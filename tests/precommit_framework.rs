@@ -305,6 +305,10 @@ fn the_framework_runs_tollgate_on_commits_and_pushes() {
 
     // An override works through the framework: the challenge is answered on
     // the terminal, and `TOLLGATE_TOKEN` reaches the hook the framework runs.
+    // Consuming a token needs a signing key for the audit record.
+    let (key, _) = repo.ssh_keygen("author");
+    repo.git(&["config", "tollgate.signingKey", key.to_str().unwrap()])
+        .success();
     let token = mint_in_pty(repo, &["B1", "--reason", "history rewrite agreed"]);
     let passed = s.git(
         &["push", "--force", "origin", "main"],
@@ -312,6 +316,18 @@ fn the_framework_runs_tollgate_on_commits_and_pushes() {
     );
     passed.success().never_shows(&token);
     assert_eq!(repo.remote_ref("main"), repo.head());
+    // The signed record went to the remote before the branch.
+    let remote = repo.remote.as_ref().unwrap().to_str().unwrap().to_string();
+    let head = repo.head().unwrap();
+    repo.git(&[
+        "--git-dir",
+        &remote,
+        "notes",
+        "--ref=refs/notes/tollgate",
+        "show",
+        &head,
+    ])
+    .success();
 
     // A warning's question reaches the terminal through the framework too.
     repo.write(

@@ -6,8 +6,10 @@
 //! (or that have no keywords) run their regex. There is no per-rule pass
 //! over the data.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use super::{display_path, finding, ContentChange, Findings, Location};
 use crate::policy::{Constraint, Kind, Policy, SecretSpec};
@@ -15,7 +17,14 @@ use crate::policy::{Constraint, Kind, Policy, SecretSpec};
 /// The secret constraints of a policy with their shared keyword prefilter.
 pub struct Matcher<'p> {
     rules: Vec<(&'p Constraint, &'p SecretSpec)>,
+    /// The keyword automaton as an NFA: cheap to build, used while little
+    /// text has been scanned (a typical commit).
     keywords: Option<AhoCorasick>,
+    /// The same keywords as a DFA, built once the scanned text passes
+    /// `DFA_AFTER` bytes.
+    keywords_dfa: OnceLock<Option<AhoCorasick>>,
+    patterns: Vec<String>,
+    scanned: AtomicUsize,
     /// For each keyword pattern, the rules that list it.
     keyword_rules: Vec<Vec<usize>>,
     /// Rules without keywords: they run on every chunk.
@@ -50,18 +59,32 @@ impl<'p> Matcher<'p> {
                 }
             }
         }
-        let keywords = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .build(&patterns)
-            .ok()
-            .filter(|_| !patterns.is_empty());
+        let keywords = build_keywords(&patterns, AhoCorasickKind::ContiguousNFA);
         Matcher {
             rules,
             keywords,
+            keywords_dfa: OnceLock::new(),
+            patterns: patterns.into_iter().map(str::to_string).collect(),
+            scanned: AtomicUsize::new(0),
             keyword_rules,
             always,
         }
+    }
+
+    /// The keyword automaton for the next `len` bytes. Every added byte goes
+    /// through it, and a DFA's one table lookup per byte is several times
+    /// faster than an NFA's failure transitions; but building the DFA costs
+    /// about a millisecond, more than a typical commit takes to scan. So the
+    /// DFA is built only once the change turns out to be large.
+    fn keywords_for(&self, len: usize) -> Option<&AhoCorasick> {
+        let before = self.scanned.fetch_add(len, Ordering::Relaxed);
+        if before.saturating_add(len) < DFA_AFTER {
+            return self.keywords.as_ref();
+        }
+        self.keywords_dfa
+            .get_or_init(|| build_keywords(&self.patterns, AhoCorasickKind::DFA))
+            .as_ref()
+            .or(self.keywords.as_ref())
     }
 
     /// Runs every applicable secret constraint over the change's added lines.
@@ -79,7 +102,7 @@ impl<'p> Matcher<'p> {
                 active[i] = true;
                 remaining -= 1;
             }
-            if let Some(ac) = &self.keywords {
+            if let Some(ac) = self.keywords_for(chunk.text.len()) {
                 for m in ac.find_overlapping_iter(chunk.text) {
                     for &i in &self.keyword_rules[m.pattern().as_usize()] {
                         if !active[i] {
@@ -109,6 +132,21 @@ impl<'p> Matcher<'p> {
             }
         }
     }
+}
+
+/// Scanned bytes after which the keyword DFA pays for its build.
+const DFA_AFTER: usize = 1 << 20;
+
+fn build_keywords<P: AsRef<[u8]>>(patterns: &[P], kind: AhoCorasickKind) -> Option<AhoCorasick> {
+    if patterns.is_empty() {
+        return None;
+    }
+    AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        .kind(Some(kind))
+        .build(patterns)
+        .ok()
 }
 
 fn scan(

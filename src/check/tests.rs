@@ -236,6 +236,23 @@ fn keywords_are_case_insensitive() {
 }
 
 #[test]
+fn large_changes_switch_to_the_keyword_dfa_and_find_the_same() {
+    // Past 1 MiB of scanned text the prefilter runs as a DFA; a change
+    // scanned after that point finds exactly what a fresh engine finds.
+    let p = token_policy("");
+    let engine = Engine::new(&p);
+    let filler = "let x = compute(1, 2);\n".repeat(60_000);
+    let mut out = Findings::default();
+    Change::new("filler.rs", &filler).run(&engine, &mut out);
+    assert!(out.is_empty());
+    let change = Change::new("a.rs", &format!("x\nITOK_{BODY_A} itok_{BODY_B}\n"));
+    change.run(&engine, &mut out);
+    let late = out.into_vec();
+    assert_eq!(late.len(), 1);
+    assert_eq!(late, check(&p, &change));
+}
+
+#[test]
 fn a_keyword_shared_by_two_constraints_activates_both() {
     let p = policy(
         "[[secret]]\nid = \"one\"\nregex = '''itok_[a-z0-9]{32}'''\nkeywords = [\"itok_\"]\n\n\

@@ -80,6 +80,7 @@ type Seen = HashSet<(Vec<u8>, Oid)>;
 impl Repo {
     /// Opens the repository git would use here (honours `GIT_DIR` and friends).
     pub fn open() -> Result<Repo, GitError> {
+        skip_hash_verification();
         Repository::open_from_env()
             .map(|repo| Repo { repo })
             .map_err(GitError::Open)
@@ -87,6 +88,7 @@ impl Repo {
 
     /// Opens a repository at a path (for tests and `--repo`).
     pub fn open_at(path: &Path) -> Result<Repo, GitError> {
+        skip_hash_verification();
         Repository::open(path)
             .map(|repo| Repo { repo })
             .map_err(GitError::Open)
@@ -419,6 +421,15 @@ impl Repo {
             _ => false,
         }
     }
+}
+
+/// libgit2 re-hashes every object it reads to check it against its id;
+/// git itself does not (that is `git fsck`'s job), and on a large change the
+/// SHA-1 of every blob costs as much as scanning it. Set once, before any
+/// repository is opened, like git's own defaults.
+fn skip_hash_verification() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| git2::opts::strict_hash_verification(false));
 }
 
 fn diff_options() -> DiffOptions {

@@ -10,6 +10,7 @@ mod diag;
 mod glob;
 pub mod model;
 mod packs;
+mod pattern;
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -26,6 +27,8 @@ pub use glob::{BranchSet, PathSet};
 use model::*;
 pub use model::{BranchOp, OverrideMode, Severity, WarningMode};
 pub use packs::{builtin_pack, BUILTIN_PACKS};
+pub use pattern::Pattern;
+use pattern::PatternError;
 
 /// The longest any override token may live, whatever the policy says.
 pub const MAX_TTL: Duration = Duration::from_secs(24 * 60 * 60);
@@ -126,8 +129,8 @@ impl Kind {
 /// A compiled `[[secret]]`.
 #[derive(Debug, Clone)]
 pub struct SecretSpec {
-    /// The pattern, multi-line mode, over bytes.
-    pub regex: regex::bytes::Regex,
+    /// The pattern, multi-line mode, over bytes; compiled on first use.
+    pub regex: Pattern,
     /// Lower-case literals; the regex runs only on text containing one.
     pub keywords: Vec<String>,
     /// Capture group that holds the secret.
@@ -139,12 +142,8 @@ pub struct SecretSpec {
     /// Never these paths.
     pub exclude_paths: Option<PathSet>,
     /// A secret matching any of these is a known placeholder.
-    pub allow: Vec<regex::bytes::Regex>,
+    pub allow: Vec<Pattern>,
 }
-
-/// Regexes larger than this once compiled are refused: a policy must not be
-/// able to make every hook slow or memory-hungry.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 /// The kinds, as top-level keys of a policy file.
 const KINDS: [&str; 5] = [
@@ -341,6 +340,13 @@ fn parse_entries(src: &Source, diags: &mut Vec<Diagnostic>) -> Parsed {
             message,
         })
     };
+    // A builtin pack, unchanged, was validated by the test suite: its
+    // patterns need no parse at load (see `Pattern::trusted`).
+    let trusted = src
+        .name
+        .strip_prefix("builtin:")
+        .and_then(builtin_pack)
+        .is_some_and(|text| text == &*src.text);
     let (root, errors) = DeTable::parse_recoverable(&src.text);
     if !errors.is_empty() {
         for e in errors {
@@ -418,7 +424,7 @@ fn parse_entries(src: &Source, diags: &mut Vec<Diagnostic>) -> Parsed {
                     }
                     seen_ids.push(id);
                     let Some(raw) = raw else { continue };
-                    if let Some(c) = compile(raw, &src.name, &mut report) {
+                    if let Some(c) = compile(raw, &src.name, trusted, &mut report) {
                         out.constraints.push(c);
                     }
                 }
@@ -523,6 +529,7 @@ fn is_kebab(s: &str) -> bool {
 fn compile(
     raw: RawConstraint,
     origin: &str,
+    trusted: bool,
     report: &mut impl FnMut(Range<usize>, String),
 ) -> Option<Constraint> {
     let mut ok = true;
@@ -600,7 +607,9 @@ fn compile(
                 on: c.on.get_ref().clone(),
             })
         }
-        RawConstraint::Secret(c) => compile_secret(c, &mut fail).map(|s| Kind::Secret(Box::new(s))),
+        RawConstraint::Secret(c) => {
+            compile_secret(c, trusted, &mut fail).map(|s| Kind::Secret(Box::new(s)))
+        }
         RawConstraint::MaxFileSize(c) => {
             if *c.bytes.get_ref() == 0 {
                 fail(c.bytes.span(), "`bytes` must be greater than 0".into());
@@ -640,28 +649,19 @@ fn compile(
 
 fn compile_regex(
     s: &Spanned<String>,
+    trusted: bool,
     report: &mut impl FnMut(Range<usize>, String),
-) -> Option<regex::bytes::Regex> {
-    match regex::bytes::RegexBuilder::new(s.get_ref())
-        .multi_line(true)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .build()
-    {
-        Ok(r) => Some(r),
-        Err(regex::Error::CompiledTooBig(limit)) => {
+) -> Option<Pattern> {
+    if trusted {
+        return Some(Pattern::trusted(s.get_ref()));
+    }
+    match Pattern::new(s.get_ref()) {
+        Ok(p) => Some(p),
+        Err(PatternError::TooBig(limit)) => {
             report(s.span(), format!("regex is too large once compiled (over {limit} bytes); split it or make it more specific"));
             None
         }
-        Err(e) => {
-            // The regex crate's message spans several lines with its own caret;
-            // keep its last line, which says what is wrong.
-            let text = e.to_string();
-            let why = text
-                .lines()
-                .rev()
-                .find(|l| l.starts_with("error:"))
-                .map(|l| l.trim_start_matches("error:").trim().to_string())
-                .unwrap_or(text);
+        Err(PatternError::Invalid(why)) => {
             report(s.span(), format!("invalid regex: {why}"));
             None
         }
@@ -670,13 +670,14 @@ fn compile_regex(
 
 fn compile_secret(
     c: &RawSecret,
+    trusted: bool,
     fail: &mut impl FnMut(Range<usize>, String),
 ) -> Option<SecretSpec> {
-    let regex = compile_regex(&c.regex, fail);
+    let regex = compile_regex(&c.regex, trusted, fail);
     let allow: Vec<_> = c
         .allow_regex
         .iter()
-        .map(|a| compile_regex(a, fail))
+        .map(|a| compile_regex(a, trusted, fail))
         .collect();
     let paths = if c.paths.is_empty() {
         Some(None)
@@ -702,7 +703,7 @@ fn compile_secret(
         }
     }
     let regex = regex?;
-    let groups = regex.captures_len() - 1;
+    let groups = regex.explicit_captures();
     let secret_group = match &c.secret_group {
         Some(g) if *g.get_ref() > groups => {
             fail(

@@ -859,3 +859,63 @@ fn an_over_size_regex_is_refused_with_its_position() {
     assert!(msg.contains("too large once compiled"), "{msg}");
     assert_eq!(at.0, 3);
 }
+
+#[test]
+fn builtin_patterns_are_valid_and_counted() {
+    // Loading trusts the builtin packs' patterns (`Pattern::trusted`): this
+    // is where each is parsed, size-checked and compiled, and where the
+    // scan that counts their groups is checked against the parser.
+    for (name, text) in BUILTIN_PACKS {
+        let p = ok(&format!("extends = [\"builtin:{name}\"]\n"));
+        let mut seen = 0;
+        for c in &p.constraints {
+            let Kind::Secret(s) = &c.kind else { continue };
+            for pattern in std::iter::once(&s.regex).chain(&s.allow) {
+                let checked = match Pattern::new(pattern.as_str()) {
+                    Ok(checked) => checked,
+                    Err(e) => panic!("{name}: `{}`: {e:?}", c.id),
+                };
+                assert!(
+                    !checked.is_compiled(),
+                    "{name}: `{}` is near the size limit",
+                    c.id
+                );
+                assert_eq!(
+                    checked.explicit_captures(),
+                    pattern.explicit_captures(),
+                    "{name}: `{}`",
+                    c.id
+                );
+                assert!(regex::bytes::RegexBuilder::new(pattern.as_str())
+                    .multi_line(true)
+                    .size_limit(1 << 20)
+                    .build()
+                    .is_ok());
+                seen += 1;
+            }
+        }
+        assert!(seen > 0 || !text.contains("[[secret]]"), "{name}");
+        // The same text under another name is not trusted: it is parsed.
+        let copy = ok(text);
+        assert_eq!(copy.constraints.len(), p.constraints.len());
+    }
+}
+
+#[test]
+fn builtin_secret_patterns_compile_on_first_use() {
+    // Loading the pack must stay cheap: a hook on a typical commit compiles
+    // only the patterns whose keywords occur in it.
+    for (name, _) in BUILTIN_PACKS {
+        let p = ok(&format!("extends = [\"builtin:{name}\"]\n"));
+        for c in &p.constraints {
+            if let Kind::Secret(s) = &c.kind {
+                assert!(!s.regex.is_compiled(), "{name}: `{}`", c.id);
+                assert!(
+                    s.allow.iter().all(|a| !a.is_compiled()),
+                    "{name}: `{}`",
+                    c.id
+                );
+            }
+        }
+    }
+}
