@@ -256,3 +256,89 @@ fn sarif_validator_rejects_a_broken_log() {
     let validator = schema_validator();
     assert!(validator.iter_errors(&v).next().is_some());
 }
+
+#[test]
+fn verify_and_audit_log_sarif_validate_and_carry_suppressions() {
+    let repo = Repo::installed();
+    repo.signing_key("author");
+    repo.write("README", "hello\n");
+    let base = repo.commit_all("base");
+    let covered = common::commit_secret_with_override(&repo, "covered.py");
+    let head = repo.commit_unchecked("uncovered.py", "second AKIAZ7Q2LMNOPQRS3TUW\n", "skip");
+    repo.git(&[
+        "notes",
+        "--ref=refs/notes/tollgate",
+        "add",
+        "-m",
+        "{not a record",
+        &head,
+    ])
+    .success();
+
+    let r = repo.tollgate(&[
+        "verify", "--base", &base, "--head", &head, "--format", "sarif",
+    ]);
+    r.code(1);
+    let log: Value = serde_json::from_str(&r.out()).unwrap();
+    assert_valid_sarif(&log);
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3, "{r}");
+    let covered_result = results
+        .iter()
+        .find(|x| x["properties"]["commit"] == covered.as_str())
+        .unwrap();
+    let why = covered_result["suppressions"][0]["justification"]
+        .as_str()
+        .unwrap();
+    assert!(
+        why.contains("fixture for the demo") && why.contains("author@example.com"),
+        "{why}"
+    );
+    let uncovered = results
+        .iter()
+        .find(|x| x["ruleId"] == "aws-access-key-id" && x["properties"]["commit"] == head.as_str())
+        .unwrap();
+    assert!(uncovered.get("suppressions").is_none());
+    assert!(results
+        .iter()
+        .any(|x| x["ruleId"] == "tollgate/invalid-audit-record" && x["level"] == "error"));
+    assert!(!r.out().contains(AWS_KEY));
+
+    let r = repo.tollgate(&["audit", "log", "--format", "sarif"]);
+    r.success();
+    let log: Value = serde_json::from_str(&r.out()).unwrap();
+    assert_valid_sarif(&log);
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    assert!(results
+        .iter()
+        .any(|x| x["level"] == "note"
+            && x["suppressions"][0]["justification"] == "fixture for the demo"));
+}
+
+#[test]
+fn json_of_a_verify_with_an_uncovered_blocker_and_an_invalid_record() {
+    let repo = Repo::new();
+    repo.policy(POLICY);
+    let base = repo.commit_unchecked(".tollgate.toml", POLICY, "policy");
+    let head = repo.commit_unchecked("config.txt", aws_line(), "add config");
+    repo.git(&[
+        "notes",
+        "--ref=refs/notes/tollgate",
+        "add",
+        "-m",
+        "{not a record",
+        &head,
+    ])
+    .success();
+    let run = repo.tollgate(&[
+        "verify", "--base", &base, "--head", &head, "--ref", "main", "--format", "json",
+    ]);
+    run.code(1).never_shows(AWS_KEY);
+    assert!(!run.out().contains('\x1b'), "no colour codes in JSON");
+    let f = filters(&repo);
+    let f: Vec<(&str, &str)> = f.iter().map(|(a, b)| (a.as_str(), *b)).collect();
+    insta::with_settings!({ filters => f }, {
+        insta::assert_snapshot!("verify_json_uncovered", run.out());
+    });
+}

@@ -24,6 +24,18 @@ pub enum AuditFormat {
     Json,
 }
 
+/// Output format of `audit log`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Text for people.
+    #[default]
+    Human,
+    /// JSON (`tollgate/v1`) on stdout.
+    Json,
+    /// SARIF 2.1.0 on stdout: a result per record (an accepted suppression with its reason; an error when the record is not valid).
+    Sarif,
+}
+
 /// `tollgate audit …`.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -36,8 +48,8 @@ pub enum AuditCommand {
         #[arg(long, value_name = "PATH")]
         allowed_signers: Option<PathBuf>,
         /// Output format
-        #[arg(long, value_enum, default_value_t = AuditFormat::Human)]
-        format: AuditFormat,
+        #[arg(long, value_enum, default_value_t = LogFormat::Human)]
+        format: LogFormat,
     },
     /// Summarise the overrides: per constraint, person, reason code, week and approval
     Report {
@@ -104,7 +116,8 @@ pub fn run(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<Outcome> {
             });
             let pending = PendingDir::at(&repo.state_dir()).list()?;
             match format {
-                AuditFormat::Json => {
+                LogFormat::Sarif => ctx.printer.stdout(&sarif(&lines)),
+                LogFormat::Json => {
                     let pending: Vec<String> = pending
                         .iter()
                         .filter_map(|(_, p)| p.as_ref().ok())
@@ -117,7 +130,7 @@ pub fn run(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<Outcome> {
                         "pending": pending,
                     })));
                 }
-                AuditFormat::Human => {
+                LogFormat::Human => {
                     for l in &lines {
                         ctx.printer.stdout(&format!("{}\n", summary(l)));
                     }
@@ -347,6 +360,59 @@ fn judge(notes: &[(String, String)], signers: &AllowedSigners) -> Vec<Line> {
         }
     }
     out
+}
+
+/// The records as SARIF: each an accepted suppression of its constraint's
+/// rule, justified by its reason; a record whose signature fails is an error.
+fn sarif(lines: &[Line]) -> String {
+    use crate::report::sarif::{Level, Rule, SarifBuilder, SarifResult};
+    let mut log = SarifBuilder::new(env!("CARGO_PKG_VERSION"));
+    log.run_property("schema", "tollgate/v1")
+        .run_property("command", "audit log");
+    let mut rules: Vec<&str> = Vec::new();
+    for l in lines {
+        let rule = l
+            .record
+            .as_ref()
+            .map_or("tollgate/invalid-audit-record", |r| r.constraint.as_str());
+        if !rules.contains(&rule) {
+            rules.push(rule);
+            log.rule(Rule::new(
+                rule,
+                format!("overrides of `{rule}`"),
+                Level::Note,
+            ));
+        }
+        let (level, text) = match (&l.record, &l.why) {
+            (Some(r), None) => (
+                Level::Note,
+                format!(
+                    "`{}` overridden by {} <{}> at {}: {}",
+                    r.constraint, r.requester.name, r.requester.email, r.location, r.reason
+                ),
+            ),
+            (_, Some(why)) => (Level::Error, format!("invalid audit record: {why}")),
+            (None, None) => continue,
+        };
+        let mut res = SarifResult::new(rule, level, text);
+        res.logical = Some(format!("commit {}", l.commit));
+        res.properties
+            .insert("commit".into(), serde_json::Value::String(l.commit.clone()));
+        if let (Some(r), None) = (&l.record, &l.why) {
+            res.path = r.location.path.clone();
+            res.line = r.location.line;
+            res.fingerprint = Some(r.fingerprint.clone());
+            res.suppression = Some(crate::report::sarif::Suppression {
+                justification: r.reason.clone(),
+            });
+            res.properties.insert(
+                "tokenId".into(),
+                serde_json::Value::String(crate::overrides::token_id(&r.token_id)),
+            );
+        }
+        log.result(res);
+    }
+    log.to_json()
 }
 
 fn summary(l: &Line) -> String {

@@ -111,10 +111,11 @@ pub fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<Outcome> {
                 // A check that passes with blockers in it passed them with
                 // override tokens (`--yes` never passes a blocker).
                 let passed = outcome == Outcome::Pass && s.finding.severity == Severity::Block;
-                log.result(SarifResult::from_finding(
-                    s,
-                    passed.then(|| "passed by a single-use override token".to_string()),
-                ));
+                let why = match &s.allowed_by {
+                    Some(rule) => Some(format!("passed by allow rule `{rule}`")),
+                    None => passed.then(|| "passed by a single-use override token".to_string()),
+                };
+                log.result(SarifResult::from_finding(s, why));
             }
             ctx.printer.stdout(&log.to_json());
         }

@@ -32,6 +32,8 @@ pub enum VerifyFormat {
     Human,
     /// JSON (`tollgate/v1`) on stdout.
     Json,
+    /// SARIF 2.1.0 on stdout: a result per blocker; covered ones carry a suppression.
+    Sarif,
 }
 
 /// Arguments of `tollgate verify`.
@@ -126,6 +128,9 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Outcome> {
     match args.format {
         VerifyFormat::Human => human(&ctx.printer, &report),
         VerifyFormat::Json => ctx.printer.stdout(&report.to_json()),
+        VerifyFormat::Sarif => ctx
+            .printer
+            .stdout(&sarif(&policy, &shown, &judgement, &report)),
     }
     Ok(if judgement.passed() {
         Outcome::Pass
@@ -205,6 +210,69 @@ impl Trusted {
         })
     }
 }
+
+/// The verification as SARIF 2.1.0: a result per blocker (covered ones
+/// suppressed with the record's justification), per finding an allow rule
+/// passed (suppressed, naming the rule), and per invalid record.
+fn sarif(policy: &Policy, shown: &[Shown], j: &Judgement, report: &Report<'_>) -> String {
+    use crate::report::sarif::{Level, Rule, SarifBuilder, SarifResult};
+    let mut log = SarifBuilder::new(env!("CARGO_PKG_VERSION"));
+    log.policy_rules(policy)
+        .rule(Rule::new(
+            INVALID_RECORD_RULE,
+            "An audit record on a judged commit is not valid (unparseable, forged, copied, expired or reusing a token)",
+            Level::Error,
+        ))
+        .run_property("schema", "tollgate/v1")
+        .run_property("command", "verify")
+        .run_property("result", report.result)
+        .run_property("policy", report.policy)
+        .run_property("allowedSigners", report.allowed_signers);
+    for (b, covered) in j.blockers.iter().zip(&j.covered_by) {
+        let Some(s) = shown
+            .iter()
+            .find(|s| s.finding.fingerprint == b.finding.fingerprint)
+        else {
+            continue;
+        };
+        let why = covered.and_then(|r| {
+            let rec = j.records[r].record.as_ref()?;
+            Some(format!(
+                "covered by the signed audit record of {} <{}> ({}, {}): {}",
+                rec.requester.name,
+                rec.requester.email,
+                crate::overrides::token_id(&rec.token_id),
+                rec.approval.as_str(),
+                rec.reason
+            ))
+        });
+        log.result(SarifResult::from_finding(s, why));
+    }
+    for s in shown.iter().filter(|s| s.allowed_by.is_some()) {
+        let rule = s.allowed_by.clone().unwrap_or_default();
+        log.result(SarifResult::from_finding(
+            s,
+            Some(format!("passed by allow rule `{rule}`")),
+        ));
+    }
+    for r in &j.records {
+        if let RecordStatus::Invalid(why) = &r.status {
+            let mut res = SarifResult::new(
+                INVALID_RECORD_RULE,
+                Level::Error,
+                format!("invalid audit record (line {}): {why}", r.line),
+            );
+            res.logical = Some(format!("commit {}", r.commit));
+            res.properties
+                .insert("commit".into(), serde_json::Value::String(r.commit.clone()));
+            log.result(res);
+        }
+    }
+    log.to_json()
+}
+
+/// The SARIF rule id of an invalid audit record.
+const INVALID_RECORD_RULE: &str = "tollgate/invalid-audit-record";
 
 /// Re-runs every constraint over `commits` (and the ref update, if any)
 /// and judges each blocker against the records in `notes`, of which those
