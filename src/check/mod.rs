@@ -37,7 +37,17 @@ pub struct ContentChange<'a> {
     pub new_path: bool,
     /// Runs of added lines; empty for binary files.
     pub added: &'a [AddedChunk<'a>],
+    /// The blob is too large to read ([`MAX_SCAN_BYTES`]): its size and path
+    /// are judged, its content is not.
+    pub unscanned: bool,
 }
+
+/// Blobs larger than this are judged by size and path only, so that memory
+/// stays bounded whatever is committed; each is reported as a warning.
+pub const MAX_SCAN_BYTES: u64 = 64 << 20;
+
+/// The id of the warning for a blob too large to scan.
+pub const UNSCANNED: &str = "tollgate-unscanned-large-file";
 
 /// A run of consecutive added lines.
 #[derive(Debug, Clone)]
@@ -188,7 +198,11 @@ impl<'p> Engine<'p> {
                 Kind::Secret(_) | Kind::ForcePush { .. } | Kind::ProtectedBranch { .. } => {}
             }
         }
-        self.secrets.evaluate(change, out);
+        if change.unscanned {
+            out.push(unscanned(change));
+        } else {
+            self.secrets.evaluate(change, out);
+        }
     }
 
     /// Checks one ref update: force pushes, protected branches.
@@ -269,6 +283,31 @@ pub(crate) fn finding(
         fingerprint: fingerprint(&c.id, c.kind.name(), scope),
         location,
         evidence,
+    }
+}
+
+/// The warning that a blob was too large to scan for secrets.
+fn unscanned(change: &ContentChange<'_>) -> Finding {
+    Finding {
+        constraint: UNSCANNED.into(),
+        kind: "unscanned".into(),
+        severity: Severity::Warn,
+        override_mode: OverrideMode::Token,
+        fingerprint: fingerprint(
+            UNSCANNED,
+            "unscanned",
+            &[change.path, change.blob.as_bytes()],
+        ),
+        location: Location {
+            path: Some(display_path(change.path)),
+            commit: change.commit.map(str::to_string),
+            ..Location::default()
+        },
+        evidence: format!(
+            "{} MiB: larger than {} MiB, so not scanned for secrets",
+            change.size >> 20,
+            MAX_SCAN_BYTES >> 20
+        ),
     }
 }
 

@@ -52,6 +52,7 @@ fn scan(engine: &Engine<'_>, path: &str, text: &str) -> Vec<Finding> {
             commit: None,
             new_path: true,
             added: &added,
+            unscanned: false,
         },
         &mut out,
     );

@@ -83,6 +83,7 @@ impl Change {
             commit: self.commit.as_deref(),
             new_path: self.new_path,
             added: &added,
+            unscanned: false,
         };
         engine.check_content(&change, out);
     }

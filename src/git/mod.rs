@@ -292,6 +292,25 @@ impl Repo {
             if !seen.insert((path.to_vec(), new.id())) {
                 continue;
             }
+            let (size, _) = self
+                .repo
+                .odb()
+                .and_then(|o| o.read_header(new.id()))
+                .ctx(|| format!("cannot read the size of blob {}", new.id()))?;
+            let pure_rename = status == Delta::Renamed && delta.old_file().id() == new.id();
+            if size as u64 > crate::check::MAX_SCAN_BYTES {
+                f(&ContentChange {
+                    path,
+                    blob: &new.id().to_string(),
+                    size: size as u64,
+                    commit,
+                    new_path: matches!(status, Delta::Added | Delta::Renamed | Delta::Copied),
+                    added: &[],
+                    // A pure rename brings no new content to scan.
+                    unscanned: !pure_rename,
+                });
+                continue;
+            }
             let blob = self.repo.find_blob(new.id()).ctx(|| {
                 format!(
                     "cannot read blob {} for `{}`",
@@ -300,7 +319,6 @@ impl Repo {
                 )
             })?;
             let blob_id = new.id().to_string();
-            let pure_rename = status == Delta::Renamed && delta.old_file().id() == new.id();
             let new_path = matches!(status, Delta::Added | Delta::Renamed | Delta::Copied);
             let binary = blob.is_binary();
             let old_id = delta.old_file().id();
@@ -335,6 +353,7 @@ impl Repo {
                 commit,
                 new_path,
                 added: &added,
+                unscanned: false,
             });
         }
         Ok(())
@@ -425,11 +444,16 @@ impl Repo {
 
 /// libgit2 re-hashes every object it reads to check it against its id;
 /// git itself does not (that is `git fsck`'s job), and on a large change the
-/// SHA-1 of every blob costs as much as scanning it. Set once, before any
-/// repository is opened, like git's own defaults.
+/// SHA-1 of every blob costs as much as scanning it. Its object cache is
+/// off too: tollgate reads each object about once, and on a 100,000-commit
+/// range the cache grew to 600 MiB for no measurable speed (10.2 s with it,
+/// 10.0 s without, 69 MiB peak). Set once, before any repository is opened.
 fn skip_hash_verification() {
     static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| git2::opts::strict_hash_verification(false));
+    ONCE.call_once(|| {
+        git2::opts::strict_hash_verification(false);
+        git2::opts::enable_caching(false);
+    });
 }
 
 fn diff_options() -> DiffOptions {
