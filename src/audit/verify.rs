@@ -180,16 +180,39 @@ pub fn iso_week(t: chrono::DateTime<chrono::Utc>) -> String {
     format!("{}-W{:02}", w.year(), w.week())
 }
 
+/// One note line as a reader sees it: the record when it parses, and why
+/// it does not count (unparseable, attached to another commit than it names,
+/// or a signature `signers` does not accept at its consumption).
+pub fn read_line(
+    commit: &str,
+    line: &str,
+    signers: &AllowedSigners,
+) -> (Option<AuditRecord>, Option<String>) {
+    match parse_line(line) {
+        Err(e) => (None, Some(e.to_string())),
+        Ok(r) if r.commit != commit => {
+            let why = format!(
+                "names commit {} but is attached to {}",
+                short(&r.commit),
+                short(commit)
+            );
+            (Some(r), Some(why))
+        }
+        Ok(r) => {
+            let why = r.verify(signers, r.consumed).err().map(|e| e.to_string());
+            (Some(r), why)
+        }
+    }
+}
+
 /// Every valid record line in `notes` (on the commit it names, with a
 /// signature `signers` accepts), parsed.
 pub fn valid_records(notes: &[(String, String)], signers: &AllowedSigners) -> Vec<AuditRecord> {
     let mut out = Vec::new();
     for (commit, text) in notes {
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            if let Ok(r) = parse_line(line) {
-                if r.commit == *commit && r.verify(signers, r.consumed).is_ok() {
-                    out.push(r);
-                }
+            if let (Some(r), None) = read_line(commit, line, signers) {
+                out.push(r);
             }
         }
     }

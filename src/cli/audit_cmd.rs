@@ -11,7 +11,7 @@ use super::check::parse_range;
 use super::records;
 use super::{Ctx, Outcome};
 use crate::audit::pending::PendingDir;
-use crate::audit::{parse_line, AllowedSigners, AuditRecord};
+use crate::audit::{AllowedSigners, AuditRecord};
 use crate::git::{Repo, NOTES_REF};
 
 /// Output format of `audit`.
@@ -331,31 +331,14 @@ fn judge(notes: &[(String, String)], signers: &AllowedSigners) -> Vec<Line> {
             if raw.trim().is_empty() {
                 continue;
             }
-            let mut line = Line {
+            let (record, why) = crate::audit::verify::read_line(commit, raw, signers);
+            let line = Line {
                 commit: commit.clone(),
                 line: i + 1,
-                record: None,
-                signature: "invalid",
-                why: None,
+                record,
+                signature: if why.is_none() { "valid" } else { "invalid" },
+                why,
             };
-            match parse_line(raw) {
-                Ok(r) => {
-                    if r.commit != *commit {
-                        line.why = Some(format!(
-                            "names commit {} but is attached to {}",
-                            &r.commit[..r.commit.len().min(12)],
-                            &commit[..12]
-                        ));
-                    } else {
-                        match r.verify(signers, r.consumed) {
-                            Ok(_) => line.signature = "valid",
-                            Err(e) => line.why = Some(e.to_string()),
-                        }
-                    }
-                    line.record = Some(r);
-                }
-                Err(e) => line.why = Some(e.to_string()),
-            }
             out.push(line);
         }
     }
