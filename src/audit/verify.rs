@@ -17,7 +17,6 @@ use chrono::Duration;
 use super::allowed_signers::AllowedSigners;
 use super::approval;
 use super::record::{parse_line, Approval, AuditRecord};
-use super::sshsig::VerifiedSigner;
 use crate::check::Finding;
 use crate::policy::{OverrideMode, Policy, MAX_TTL};
 
@@ -39,8 +38,6 @@ pub struct RecordReport {
     pub line: usize,
     /// The record, when the line parsed.
     pub record: Option<AuditRecord>,
-    /// Who signed it, when the signature verified.
-    pub signer: Option<VerifiedSigner>,
     /// The verdict.
     pub status: RecordStatus,
 }
@@ -141,27 +138,25 @@ pub fn judge(
                 commit: commit.clone(),
                 line: i + 1,
                 record: None,
-                signer: None,
                 status: RecordStatus::Unattached,
             };
-            match parse_line(line) {
-                Err(e) => report.status = RecordStatus::Invalid(e.to_string()),
-                Ok(record) => {
-                    match validate(&record, commit, signers, token_uses) {
-                        Err(why) => report.status = RecordStatus::Invalid(why),
-                        Ok(signer) => {
-                            report.signer = Some(signer);
-                            report.status = attach(policy, signers, &record, commit, &blockers);
-                            if let RecordStatus::Covers(b) = report.status {
-                                if covered_by[b].is_none() {
-                                    covered_by[b] = Some(records.len());
-                                }
-                            }
-                        }
-                    }
-                    report.record = Some(record);
+            let (record, why) = read_line(commit, line, signers);
+            let why = why.or_else(|| {
+                record
+                    .as_ref()
+                    .and_then(|r| lifetime_and_use(r, token_uses).err())
+            });
+            report.status = match (&record, why) {
+                (_, Some(why)) => RecordStatus::Invalid(why),
+                (Some(r), None) => attach(policy, signers, r, commit, &blockers),
+                (None, None) => RecordStatus::Invalid("unreadable record".into()),
+            };
+            if let RecordStatus::Covers(b) = report.status {
+                if covered_by[b].is_none() {
+                    covered_by[b] = Some(records.len());
                 }
             }
+            report.record = record;
             records.push(report);
         }
     }
@@ -192,7 +187,7 @@ pub fn read_line(
         Err(e) => (None, Some(e.to_string())),
         Ok(r) if r.commit != commit => {
             let why = format!(
-                "names commit {} but is attached to {}",
+                "the record names commit {} but is attached to {}: records are never copied",
                 short(&r.commit),
                 short(commit)
             );
@@ -248,23 +243,12 @@ pub fn token_uses(notes: &[(String, String)]) -> HashMap<String, usize> {
     uses
 }
 
-/// The checks that do not depend on the blockers.
-fn validate(
+/// The checks of a signed record that do not depend on the blockers: its
+/// token's lifetime, and a token id used once.
+fn lifetime_and_use(
     record: &AuditRecord,
-    commit: &str,
-    signers: &AllowedSigners,
     token_uses: &HashMap<String, usize>,
-) -> Result<VerifiedSigner, String> {
-    if record.commit != commit {
-        return Err(format!(
-            "the record names commit {} but is attached to {}: records are never copied",
-            short(&record.commit),
-            short(commit)
-        ));
-    }
-    let signer = record
-        .verify(signers, record.consumed)
-        .map_err(|e| e.to_string())?;
+) -> Result<(), String> {
     if record.consumed > record.expires {
         return Err(format!(
             "consumed at {} after the token expired at {}",
@@ -284,7 +268,7 @@ fn validate(
             crate::overrides::token_id(&record.token_id)
         ));
     }
-    Ok(signer)
+    Ok(())
 }
 
 /// Finds the blocker a valid record covers, and checks that its constraint
