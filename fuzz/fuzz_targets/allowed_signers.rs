@@ -13,7 +13,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(input) = std::str::from_utf8(data) else {
         return;
     };
-    let (principal, text) = input.split_once('\0').unwrap_or(("alice@example.com", input));
+    let (principal, text) = input
+        .split_once('\0')
+        .unwrap_or(("alice@example.com", input));
     if let Ok(list) = PatternList::parse(principal) {
         let shown = list.to_string();
         assert_eq!(PatternList::parse(&shown).as_ref(), Ok(&list));
@@ -31,14 +33,19 @@ fuzz_target!(|data: &[u8]| {
     for entry in signers.entries() {
         let _ = entry.key_fingerprint();
         // `*` matches every principal.
-        assert!(PatternList::parse("*").expect("`*` parses").matches(principal));
+        assert!(PatternList::parse("*")
+            .expect("`*` parses")
+            .matches(principal));
         for at in times {
             for ns in ["tollgate", "git", principal] {
                 let _ = entry.permits(principal, ns, at);
             }
         }
         // The edges of the validity window are inside it.
-        for at in [entry.valid_after, entry.valid_before].into_iter().flatten() {
+        for at in [entry.valid_after, entry.valid_before]
+            .into_iter()
+            .flatten()
+        {
             let _ = entry.permits(principal, "tollgate", at);
         }
     }

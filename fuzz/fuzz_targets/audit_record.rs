@@ -23,19 +23,29 @@ static SIGNED: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
         .lines()
         .map(|l| {
             let r = parse_line(l).expect("fixture record parses");
-            r.verify(&ALLOWED, r.consumed).expect("fixture record verifies");
+            r.verify(&ALLOWED, r.consumed)
+                .expect("fixture record verifies");
             r.canonical_bytes().expect("fixture record canonicalizes")
         })
         .collect()
 });
 
 fn check(line: &str, record: &AuditRecord) {
-    let bytes = record.canonical_bytes().expect("a parsed record canonicalizes");
+    let bytes = record
+        .canonical_bytes()
+        .expect("a parsed record canonicalizes");
     let out = record.to_line().expect("a parsed record has a line");
-    assert_eq!(out, line.strip_suffix('\n').unwrap_or(line), "parse_line accepted a non-canonical line");
+    assert_eq!(
+        out,
+        line.strip_suffix('\n').unwrap_or(line),
+        "parse_line accepted a non-canonical line"
+    );
     assert_eq!(&parse_line(&out).expect("to_line output parses"), record);
     if record.verify(&ALLOWED, record.consumed).is_ok() {
-        assert!(SIGNED.contains(&bytes), "a record the fixed key never signed verified:\n{out}");
+        assert!(
+            SIGNED.contains(&bytes),
+            "a record the fixed key never signed verified:\n{out}"
+        );
     }
 }
 

@@ -10,8 +10,8 @@ fuzz_target!(|data: &[u8]| {
     match parse_push_lines(data) {
         Ok(lines) => {
             for line in &lines {
-                let again = parse_push_lines(line.to_line().as_bytes())
-                    .expect("to_line output parses");
+                let again =
+                    parse_push_lines(line.to_line().as_bytes()).expect("to_line output parses");
                 assert_eq!(again.as_slice(), std::slice::from_ref(line));
             }
         }
