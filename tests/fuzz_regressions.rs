@@ -198,3 +198,32 @@ fn jcs_corpus() {
         check_jcs(&data);
     }
 }
+
+#[test]
+fn two_key_corpus() {
+    use tollgate::audit::approval::{check_pair, Approval, Request};
+    // No key in this list signed anything in the corpus.
+    let signers = AllowedSigners::parse(
+        "*@example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJiOm/dj5GYGcb5nQ4WtCbd2kiJeJpqRrRyhkH71jGhy fuzz\n",
+        Path::new("fuzz_signers"),
+    )
+    .unwrap();
+    let mut decoded = 0;
+    for (_, data) in corpus("two_key") {
+        let Ok(text) = std::str::from_utf8(&data) else {
+            continue;
+        };
+        let (a, b) = text.split_once('\0').unwrap_or((text, text));
+        for s in [a, b] {
+            if let Ok(r) = Request::decode(s) {
+                decoded += 1;
+                assert!(r.verify(&signers).is_err());
+            }
+            if let Ok(ap) = Approval::decode(s) {
+                assert!(ap.verify(&signers).is_err());
+            }
+        }
+        assert!(check_pair(a, b, &signers, &["*@example.com".into()]).is_err());
+    }
+    assert!(decoded > 0, "the corpus keeps at least one real request");
+}
