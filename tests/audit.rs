@@ -236,7 +236,24 @@ struct Forge<'a> {
     key: std::path::PathBuf,
 }
 
-impl Forge<'_> {
+/// The finding on `commit` among `found`.
+fn finding_at(found: &[serde_json::Value], commit: &str) -> serde_json::Value {
+    found
+        .iter()
+        .find(|f| f["location"]["commit"] == commit)
+        .unwrap_or_else(|| panic!("no finding on {commit}"))
+        .clone()
+}
+
+impl<'a> Forge<'a> {
+    /// Forges with alice's key (the one base's signer list allows).
+    fn alice(ci: &'a Repo) -> Forge<'a> {
+        Forge {
+            ci,
+            key: ci.tmp.path().join("keys/alice"),
+        }
+    }
+
     /// The blockers `check` finds in `range`, as JSON.
     fn findings(&self, range: &str) -> Vec<serde_json::Value> {
         let r = self
@@ -305,10 +322,7 @@ fn verify_rejects_a_record_consumed_after_expiry() {
         .git(&["push", "-q", "--no-verify", "origin", "main"])
         .success();
     let ci = ci(&t);
-    let forge = Forge {
-        ci: &ci,
-        key: ci.tmp.path().join("keys/alice"),
-    };
+    let forge = Forge::alice(&ci);
     let f = &forge.findings(&format!("{}..{head}", t.base))[0];
     // Consumed within the hour: covered.
     let on_time = forge.record(f, "tgt1_a", t0(), t0() + Duration::minutes(30));
@@ -332,19 +346,10 @@ fn verify_rejects_one_token_id_used_twice() {
         .git(&["push", "-q", "--no-verify", "origin", "main"])
         .success();
     let ci = ci(&t);
-    let forge = Forge {
-        ci: &ci,
-        key: ci.tmp.path().join("keys/alice"),
-    };
+    let forge = Forge::alice(&ci);
     let found = forge.findings(&format!("{}..{second}", t.base));
     assert_eq!(found.len(), 2);
-    let at = |c: &str| {
-        found
-            .iter()
-            .find(|f| f["location"]["commit"] == c)
-            .unwrap()
-            .clone()
-    };
+    let at = |c: &str| finding_at(&found, c);
     let minted = t0();
     let consumed = t0() + Duration::minutes(1);
     forge.attach(
@@ -503,18 +508,9 @@ fn audit_report_counts_overrides_and_a_budget_fails_verify() {
     dev.git(&["push", "-q", "--no-verify", "origin", "main"])
         .success();
     let ci = ci(&t);
-    let forge = Forge {
-        ci: &ci,
-        key: ci.tmp.path().join("keys/alice"),
-    };
+    let forge = Forge::alice(&ci);
     let found = forge.findings(&format!("{base}..{}", commits[2]));
-    let at = |c: &str| {
-        found
-            .iter()
-            .find(|f| f["location"]["commit"] == c)
-            .unwrap()
-            .clone()
-    };
+    let at = |c: &str| finding_at(&found, c);
     for (i, c) in commits.iter().take(2).enumerate() {
         let line = forge.record(
             &at(c),

@@ -49,7 +49,6 @@ impl Event {
 /// Runs every constraint over the event.
 pub fn evaluate(repo: &Repo, engine: &Engine<'_>, event: &Event) -> anyhow::Result<Vec<Finding>> {
     let mut out = Findings::default();
-    let mut seen = HashSet::new();
     match event {
         Event::Staged => {
             if engine.needs_commit_target() {
@@ -62,22 +61,29 @@ pub fn evaluate(repo: &Repo, engine: &Engine<'_>, event: &Event) -> anyhow::Resu
             for u in &plan.updates {
                 engine.check_ref_update(u, &mut out);
             }
-            for c in plan.commits {
-                repo.commit_changes(c, &mut seen, &mut |c| engine.check_content(c, &mut out))?;
-            }
+            scan_commits(repo, engine, &plan.commits, &mut out)?;
         }
         Event::Range { base, head } => {
-            for c in repo.range_commits(*base, *head)? {
-                repo.commit_changes(c, &mut seen, &mut |c| engine.check_content(c, &mut out))?;
-            }
+            scan_commits(repo, engine, &repo.range_commits(*base, *head)?, &mut out)?
         }
-        Event::History => {
-            for c in repo.all_commits()? {
-                repo.commit_changes(c, &mut seen, &mut |c| engine.check_content(c, &mut out))?;
-            }
-        }
+        Event::History => scan_commits(repo, engine, &repo.all_commits()?, &mut out)?,
     }
     Ok(out.into_vec())
+}
+
+/// Checks the content each commit brings against its first parent, oldest
+/// first; a path/blob pair already scanned is not read again.
+pub fn scan_commits(
+    repo: &Repo,
+    engine: &Engine<'_>,
+    commits: &[git2::Oid],
+    out: &mut Findings,
+) -> anyhow::Result<()> {
+    let mut seen = HashSet::new();
+    for &c in commits {
+        repo.commit_changes(c, &mut seen, &mut |ch| engine.check_content(ch, out))?;
+    }
+    Ok(())
 }
 
 /// How warnings may be acknowledged for this run.

@@ -287,10 +287,7 @@ pub(super) fn judge_commits(
 ) -> anyhow::Result<(Vec<Shown>, Judgement, Vec<String>)> {
     let engine = Engine::new(policy);
     let mut out = Findings::default();
-    let mut seen = HashSet::new();
-    for &c in commits {
-        repo.commit_changes(c, &mut seen, &mut |ch| engine.check_content(ch, &mut out))?;
-    }
+    super::gate::scan_commits(repo, &engine, commits, &mut out)?;
     if let Some(u) = update {
         engine.check_ref_update(u, &mut out);
     }
