@@ -10,9 +10,9 @@ use std::process::Stdio;
 
 use chrono::{DateTime, Duration, Utc};
 use common::{aws_line, commit_secret_with_override, Repo, AWS_KEY};
-use tollgate::audit::{Approval, AuditRecord, Identity, SigningKey};
+use tollgate::audit::{AuditRecord, Identity, SigningKey};
 use tollgate::check::Location;
-use tollgate::policy::Severity;
+use tollgate::policy::{Severity, Tier};
 
 const NOTES: &str = "--ref=refs/notes/tollgate";
 
@@ -285,12 +285,15 @@ impl<'a> Forge<'a> {
             severity: Severity::Block,
             fingerprint: finding["fingerprint"].as_str().unwrap().into(),
             commit: location.commit.clone().unwrap(),
+            tree: None,
+            parent: None,
             location,
             reason: "forged by a modified client".into(),
             reason_code: None,
             requester: me.clone(),
             approver: me,
-            approval: Approval::Challenge,
+            approval: Tier::Challenge,
+            grant: None,
             two_key: None,
             minted,
             expires: minted + Duration::hours(1),

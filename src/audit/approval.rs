@@ -9,18 +9,16 @@
 //! another. The audit record of a two-key token carries both strings, so
 //! `verify` can check both signatures and the approver's standing.
 
-use base64ct::{Base64UrlUnpadded, Encoding};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::allowed_signers::AllowedSigners;
-use super::jcs::canonicalize;
+use super::doc::{self, decode, invalid, signed_bytes, verify_by};
 use super::record::Identity;
-use super::sshsig::{self, SigningKey, VerifiedSigner};
+use super::sshsig::{SigningKey, VerifiedSigner};
 use super::AuditError;
-use crate::check::Location;
+use crate::check::{EventKind, Location};
 use crate::policy::Severity;
 
 /// Prefix of an encoded request.
@@ -49,8 +47,14 @@ pub struct Request {
     pub fingerprint: String,
     /// Where the blocker is.
     pub location: Location,
-    /// `commit` or `push`.
-    pub event: String,
+    /// The operation that was blocked.
+    pub event: EventKind,
+    /// What the blocker was computed from: the approver's tollgate
+    /// computes it again from this, in their own clone, and refuses when
+    /// the fingerprint differs. Requests made before scopes existed have
+    /// none and cannot be approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<super::grant::Scope>,
     /// The repository (its `origin` URL, else its directory name).
     pub repository: String,
     /// Why.
@@ -109,50 +113,6 @@ pub struct TwoKeyProof {
     pub approval: String,
 }
 
-fn invalid(why: impl Into<String>) -> AuditError {
-    AuditError::InvalidRecord { why: why.into() }
-}
-
-/// The canonical bytes of `value` without its `signature` member.
-fn signed_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>, AuditError> {
-    let mut v = serde_json::to_value(value).map_err(|source| AuditError::Json { source })?;
-    if let Value::Object(map) = &mut v {
-        map.remove("signature");
-    }
-    Ok(canonicalize(&v)?.into_bytes())
-}
-
-fn encode<T: Serialize>(prefix: &str, value: &T) -> Result<String, AuditError> {
-    let v = serde_json::to_value(value).map_err(|source| AuditError::Json { source })?;
-    let line = canonicalize(&v)?;
-    Ok(format!(
-        "{prefix}{}",
-        Base64UrlUnpadded::encode_string(line.as_bytes())
-    ))
-}
-
-fn decode<T: for<'de> Deserialize<'de> + Serialize>(
-    prefix: &str,
-    what: &str,
-    s: &str,
-) -> Result<T, AuditError> {
-    let body = s.trim().strip_prefix(prefix).ok_or_else(|| {
-        invalid(format!(
-            "not a tollgate {what}: it must start with `{prefix}`"
-        ))
-    })?;
-    let bytes = Base64UrlUnpadded::decode_vec(body)
-        .map_err(|_| invalid(format!("the {what} is damaged: not base64url")))?;
-    let text = String::from_utf8(bytes).map_err(|_| invalid(format!("the {what} is not UTF-8")))?;
-    let value: Value = serde_json::from_str(&text).map_err(|source| AuditError::Json { source })?;
-    if canonicalize(&value)? != text {
-        return Err(AuditError::NotCanonical);
-    }
-    let doc: T = serde_json::from_value(value)
-        .map_err(|e| invalid(format!("the {what} is not valid: {e}")))?;
-    Ok(doc)
-}
-
 /// sha256 of an encoded string, lower-case hex.
 pub fn digest(encoded: &str) -> String {
     crate::policy::hex(&Sha256::digest(encoded.trim().as_bytes()))
@@ -160,10 +120,9 @@ pub fn digest(encoded: &str) -> String {
 
 impl Request {
     /// Signs with `key` (which must be the requester's) and encodes.
-    pub fn sign_and_encode(mut self, key: &SigningKey) -> Result<String, AuditError> {
-        check_key(key, &self.requester)?;
-        self.signature = sshsig::sign(key, &signed_bytes(&self)?)?;
-        encode(REQUEST_PREFIX, &self)
+    pub fn sign_and_encode(self, key: &SigningKey) -> Result<String, AuditError> {
+        let who = self.requester.clone();
+        doc::sign_and_encode(self, key, &who, REQUEST_PREFIX, |d, s| d.signature = s)
     }
 
     /// Decodes strictly (prefix, base64url, canonical JSON, known fields).
@@ -189,10 +148,9 @@ impl Request {
 
 impl Approval {
     /// Signs with `key` (which must be the approver's) and encodes.
-    pub fn sign_and_encode(mut self, key: &SigningKey) -> Result<String, AuditError> {
-        check_key(key, &self.approver)?;
-        self.signature = sshsig::sign(key, &signed_bytes(&self)?)?;
-        encode(APPROVAL_PREFIX, &self)
+    pub fn sign_and_encode(self, key: &SigningKey) -> Result<String, AuditError> {
+        let who = self.approver.clone();
+        doc::sign_and_encode(self, key, &who, APPROVAL_PREFIX, |d, s| d.signature = s)
     }
 
     /// Decodes strictly.
@@ -214,34 +172,6 @@ impl Approval {
             self.approved,
         )
     }
-}
-
-fn check_key(key: &SigningKey, who: &Identity) -> Result<(), AuditError> {
-    let fingerprint = key.key_fingerprint()?;
-    if fingerprint != who.key_fingerprint {
-        return Err(AuditError::KeyMismatch {
-            named: who.key_fingerprint.clone(),
-            signed_by: fingerprint,
-        });
-    }
-    Ok(())
-}
-
-fn verify_by(
-    bytes: &[u8],
-    signature: &str,
-    signers: &AllowedSigners,
-    who: &Identity,
-    at: DateTime<Utc>,
-) -> Result<VerifiedSigner, AuditError> {
-    let v = sshsig::verify(bytes, signature, signers, &who.email, at)?;
-    if v.key_fingerprint != who.key_fingerprint {
-        return Err(AuditError::KeyMismatch {
-            named: who.key_fingerprint.clone(),
-            signed_by: v.key_fingerprint,
-        });
-    }
-    Ok(v)
 }
 
 /// Checks a request and its approval together: both signatures, the same
@@ -276,6 +206,20 @@ pub fn check_pair(
         ));
     }
     Ok((req, app))
+}
+
+/// Where the policy says `approver-presence = true`: the approver's
+/// signature must show a security key's user-presence flag.
+pub fn approval_presence(app: &Approval, signers: &AllowedSigners) -> Result<(), AuditError> {
+    let v = app.verify(signers)?;
+    if doc::user_present(&v) {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "the policy needs the approver's security-key touch (`approver-presence`), and {}'s signature by {} shows no user presence",
+            app.approver.email, v.key_fingerprint
+        )))
+    }
 }
 
 /// The same key or the same principal can never satisfy both keys.

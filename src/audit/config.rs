@@ -43,3 +43,35 @@ pub fn signing_key(repo: &Repo) -> Result<(SigningKey, KeySource), AuditError> {
         }),
     }
 }
+
+/// The security key that signs `presence` approvals:
+/// `tollgate.approvalKey`, separate from the commit signing key so that a
+/// touch asked for an approval is never mistaken for a commit signature.
+/// `None` when unset. It must be a FIDO key (`sk-ssh-ed25519@openssh.com`
+/// or `sk-ecdsa-sha2-nistp256@openssh.com`); [`approval_key_usable`] says
+/// why one is not.
+pub fn approval_key(repo: &Repo) -> Option<SigningKey> {
+    repo.config_string("tollgate.approvalKey")
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| SigningKey::from_config(&v))
+}
+
+/// Checks before anything is minted that `key` can sign a `presence`
+/// approval: its public half is readable and it is a security key.
+pub fn approval_key_usable(key: &SigningKey) -> Result<String, AuditError> {
+    let public = key.public_key()?;
+    let algorithm = public.algorithm();
+    if !matches!(
+        algorithm,
+        ssh_key::Algorithm::SkEd25519 | ssh_key::Algorithm::SkEcdsaSha2NistP256
+    ) {
+        return Err(AuditError::SigningKey {
+            key: key.to_string(),
+            why: format!(
+                "`tollgate.approvalKey` is a `{}` key; `presence` approvals need a FIDO security key (`ssh-keygen -t ed25519-sk`)",
+                algorithm.as_str()
+            ),
+        });
+    }
+    key.key_fingerprint()
+}

@@ -10,8 +10,11 @@
 pub mod allowed_signers;
 pub mod approval;
 pub mod config;
+pub(crate) mod doc;
+pub mod grant;
 pub mod jcs;
 pub mod pending;
+pub mod pipeline;
 pub mod record;
 pub mod sshsig;
 pub mod verify;
@@ -19,8 +22,11 @@ pub mod verify;
 use std::path::PathBuf;
 
 pub use allowed_signers::{AllowedSigners, PatternList, SignerEntry};
-pub use config::{signing_key, KeySource};
-pub use record::{parse_line, parse_note, Approval, AuditRecord, Identity, FORMAT_VERSION};
+pub use config::{approval_key, approval_key_usable, signing_key, KeySource};
+
+/// Where the signer list lives in a repository.
+pub const ALLOWED_SIGNERS: &str = ".tollgate/allowed_signers";
+pub use record::{parse_line, parse_note, Attach, AuditRecord, Identity, FORMAT_VERSION};
 pub use sshsig::{
     sign, sign_in_process, sign_with_ssh_keygen, verify, SigningKey, VerifiedSigner, NAMESPACE,
 };

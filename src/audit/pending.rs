@@ -1,65 +1,50 @@
 //! Pending audit records: written before a token is consumed, removed only
-//! once the record is in `refs/notes/tollgate`, so that a crash or a failed
-//! signature between the two never loses a record.
+//! once the record is in `refs/notes/tollgate`, so that a crash between the
+//! two never loses a record.
 //!
-//! A record made at commit time cannot name its commit yet: it waits with
-//! the staged tree and parent it was made for, and the `post-commit` hook
-//! (or any later tollgate run) attaches it to the commit with exactly that
-//! tree and parent. A record made at push time is complete and signed; it
-//! waits only for the note to be written.
+//! Every pending record is complete and signed by the run that consumed
+//! its token: a commit-time record names the staged tree and parent
+//! instead of a commit, and the `post-commit` hook (or any later run)
+//! attaches it to the commit with exactly that tree and parent. Nothing
+//! found here is ever signed: a file that is not a signed record is
+//! reported and moved aside, never lost and never trusted.
 
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::record::AuditRecord;
+use super::record::{parse_line, AuditRecord};
 use crate::state::write_atomic;
 
-const SCHEMA: &str = "tollgate/pending/v1";
+const SCHEMA: &str = "tollgate/pending/v2";
 
-/// A record waiting for its note.
+/// A pending file larger than this is not a record (a record is a few KiB).
+const MAX_PENDING_BYTES: u64 = 1 << 20;
+
+/// A signed record waiting for its note.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pending {
-    /// Always `tollgate/pending/v1`.
+    /// Always `tollgate/pending/v2`.
     pub schema: String,
-    /// The record; `commit` and `signature` are empty while it waits for
-    /// its commit.
-    pub record: AuditRecord,
-    /// For a commit-time record: the commit it belongs to has this tree…
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tree: Option<String>,
-    /// …and this first parent (`None` for a root commit).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent: Option<String>,
+    /// The signed record line.
+    pub line: String,
 }
 
 impl Pending {
-    /// A record that waits for the commit of `tree` on `parent`.
-    pub fn for_commit(record: AuditRecord, tree: String, parent: Option<String>) -> Pending {
-        Pending {
+    /// A signed record.
+    pub fn signed(record: &AuditRecord) -> Result<Pending, super::AuditError> {
+        Ok(Pending {
             schema: SCHEMA.into(),
-            record,
-            tree: Some(tree),
-            parent,
-        }
+            line: record.to_line()?,
+        })
     }
 
-    /// A complete, signed record that waits for its note.
-    pub fn signed(record: AuditRecord) -> Pending {
-        Pending {
-            schema: SCHEMA.into(),
-            record,
-            tree: None,
-            parent: None,
-        }
-    }
-
-    /// Whether it still needs its commit.
-    pub fn awaits_commit(&self) -> bool {
-        self.record.commit.is_empty()
+    /// The record, parsed strictly.
+    pub fn record(&self) -> Result<AuditRecord, String> {
+        parse_line(&self.line).map_err(|e| e.to_string())
     }
 }
 
@@ -80,11 +65,8 @@ impl PendingDir {
     /// and this process, so that of several processes racing to consume
     /// one token, each drops only its own file.
     pub fn save(&self, pending: &Pending) -> io::Result<PathBuf> {
-        let path = self.dir.join(format!(
-            "{}-{}.json",
-            pending.record.token_id,
-            std::process::id()
-        ));
+        let token = pending.record().map(|r| r.token_id).unwrap_or_default();
+        let path = self.dir.join(format!("{token}-{}.json", std::process::id()));
         let mut json = serde_json::to_vec_pretty(pending).map_err(io::Error::other)?;
         json.push(b'\n');
         write_atomic(&path, &json)?;
@@ -107,24 +89,41 @@ impl PendingDir {
         Ok(paths
             .into_iter()
             .map(|p| {
-                let parsed = fs::read(&p)
-                    .map_err(|e| e.to_string())
-                    .and_then(|b| serde_json::from_slice::<Pending>(&b).map_err(|e| e.to_string()))
-                    .and_then(|pending| {
-                        if pending.schema == SCHEMA {
-                            Ok(pending)
-                        } else {
-                            Err(format!("unknown schema `{}`", pending.schema))
-                        }
-                    });
+                let parsed = read_bounded(&p).and_then(|b| {
+                    let pending = serde_json::from_slice::<Pending>(&b)
+                        .map_err(|e| format!("not a pending record: {e}"))?;
+                    if pending.schema == SCHEMA {
+                        Ok(pending)
+                    } else {
+                        Err(format!(
+                            "unknown schema `{}`",
+                            crate::check::escape_controls(&pending.schema)
+                        ))
+                    }
+                });
                 (p, parsed)
             })
             .collect())
     }
 
+    /// Moves a file that is not a usable record to `pending/rejected/`, so
+    /// it is neither trusted nor lost; returns where it went.
+    pub fn reject(&self, path: &Path) -> io::Result<PathBuf> {
+        let dir = self.dir.join("rejected");
+        fs::create_dir_all(&dir)?;
+        let name = path.file_name().unwrap_or_default();
+        let to = dir.join(name);
+        fs::rename(path, &to)?;
+        Ok(to)
+    }
+
     /// Whether any pending file exists (cheap: one directory read).
     pub fn is_empty(&self) -> bool {
-        fs::read_dir(&self.dir).map_or(true, |mut e| e.next().is_none())
+        fs::read_dir(&self.dir).map_or(true, |mut e| {
+            !e.any(|d| {
+                d.is_ok_and(|d| d.path().extension().is_some_and(|x| x == "json"))
+            })
+        })
     }
 
     /// Removes a pending record once its note is written.
@@ -135,4 +134,21 @@ impl PendingDir {
         }
         Ok(())
     }
+}
+
+/// Reads a pending file that is a regular file (not a symlink) of at most
+/// [`MAX_PENDING_BYTES`].
+fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+    let meta = fs::symlink_metadata(path).map_err(|e| e.to_string())?;
+    if !meta.file_type().is_file() {
+        return Err("not a regular file (a symlink or something else)".into());
+    }
+    if meta.len() > MAX_PENDING_BYTES {
+        return Err(format!("{} bytes: too large to be a record", meta.len()));
+    }
+    let mut buf = Vec::new();
+    fs::File::open(path)
+        .and_then(|f| f.take(MAX_PENDING_BYTES + 1).read_to_end(&mut buf))
+        .map_err(|e| e.to_string())?;
+    Ok(buf)
 }

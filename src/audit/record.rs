@@ -20,10 +20,19 @@ use super::sshsig::{self, SigningKey, VerifiedSigner};
 use super::AuditError;
 use crate::check::Location;
 use crate::overrides::ledger::Entry;
-use crate::policy::Severity;
+use crate::policy::{Severity, Tier};
 
-/// The record format this tollgate writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The record format this tollgate writes.
+///
+/// Version 2 carries the signed grant of a `challenge` or `presence` token
+/// and attaches a commit-time record by the commit's tree and parent (so
+/// the consuming run signs it before the commit exists). Version 1 records
+/// (no grant; `commit` always named) are still read: their approval is
+/// judged as `challenge` (self-attested) or as their two-key documents.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// Every record version this tollgate reads.
+pub const READ_VERSIONS: [u32; 2] = [1, 2];
 
 /// A person and the key they sign with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,26 +44,6 @@ pub struct Identity {
     pub email: String,
     /// `SHA256:…` of the SSH public key.
     pub key_fingerprint: String,
-}
-
-/// How the token was minted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Approval {
-    /// The requester answered the terminal challenge.
-    Challenge,
-    /// A second signer approved the request.
-    TwoKey,
-}
-
-impl Approval {
-    /// The word used in records and output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Approval::Challenge => "challenge",
-            Approval::TwoKey => "two-key",
-        }
-    }
 }
 
 /// One consumed token, as recorded in the audit trail.
@@ -75,8 +64,16 @@ pub struct AuditRecord {
     pub fingerprint: String,
     /// Where the blocker was.
     pub location: Location,
-    /// The commit this record is attached to as a note.
+    /// The commit this record is attached to as a note; empty for a
+    /// version-2 commit-time record, which names `tree` and `parent`.
     pub commit: String,
+    /// Version 2, commit-time: the tree of the commit it is attached to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree: Option<String>,
+    /// Version 2, commit-time: that commit's first parent (`None` for a
+    /// root commit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
     /// Why the person overrode the blocker.
     pub reason: String,
     /// Reason code from `[overrides] reasons`, if one was given.
@@ -87,8 +84,12 @@ pub struct AuditRecord {
     /// Who approved it: the requester for `challenge`, the second key for
     /// `two-key`.
     pub approver: Identity,
-    /// How the token was minted.
-    pub approval: Approval,
+    /// The approval tier the token was minted with.
+    pub approval: Tier,
+    /// Version 2, `challenge` and `presence`: the signed grant
+    /// (`tggrant1_…`) the token was minted with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<String>,
     /// For `two-key`: the signed request and the signed approval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub two_key: Option<super::approval::TwoKeyProof>,
@@ -114,12 +115,13 @@ impl AuditRecord {
     /// An unsigned record for a consumed ledger entry.
     ///
     /// `requester` is the person consuming the token (whose key signs the
-    /// record); `approver` is `None` for a challenge token (the requester
-    /// approved it) and, for a two-key token, the second signer with the
-    /// signed request and approval.
+    /// record). A `challenge` or `presence` entry carries its grant; a
+    /// `two-key` entry its request and approval, and `approver` names the
+    /// second signer. `attach` is the commit the record is attached to, or
+    /// for a commit not made yet its tree and parent.
     pub fn from_entry(
         entry: &Entry,
-        commit: &str,
+        attach: Attach,
         requester: Identity,
         approver: Option<(Identity, super::approval::TwoKeyProof)>,
         consumed: DateTime<Utc>,
@@ -130,20 +132,38 @@ impl AuditRecord {
             .token_sha256
             .clone()
             .ok_or_else(|| invalid(format!("ledger entry `{}` has no token", entry.id)))?;
-        let approval = match entry.method.as_str() {
-            "challenge" => Approval::Challenge,
-            "two-key" => Approval::TwoKey,
-            other => return Err(invalid(format!("unknown approval method `{other}`"))),
-        };
-        let (approver, two_key) = match (approval, approver) {
-            (Approval::Challenge, None) => (requester.clone(), None),
-            (Approval::Challenge, Some(_)) => {
-                return Err(invalid("a challenge token has no second approver".into()))
-            }
-            (Approval::TwoKey, Some((a, proof))) => (a, Some(proof)),
-            (Approval::TwoKey, None) => {
+        let (approver, two_key, grant) = match (entry.method, approver) {
+            (Tier::TwoKey, Some((a, proof))) => (a, Some(proof), None),
+            (Tier::TwoKey, None) => {
                 return Err(invalid("a two-key token needs its approver".into()))
             }
+            (_, Some(_)) => {
+                return Err(invalid(
+                    "only a two-key token has a second approver".into(),
+                ))
+            }
+            (tier, None) => {
+                let text = entry.grant.clone().ok_or_else(|| {
+                    invalid(format!(
+                        "ledger entry `{}` carries no signed grant",
+                        entry.id
+                    ))
+                })?;
+                let g = super::grant::Grant::decode(&text)?;
+                if g.tier != tier {
+                    return Err(invalid(format!(
+                        "ledger entry `{}` says `{}` but its grant says `{}`",
+                        entry.id,
+                        tier.as_str(),
+                        g.tier.as_str()
+                    )));
+                }
+                (g.approver, None, Some(text))
+            }
+        };
+        let (commit, tree, parent) = match attach {
+            Attach::Commit(c) => (c, None, None),
+            Attach::Tree { tree, parent } => (String::new(), Some(tree), parent),
         };
         let record = AuditRecord {
             v: FORMAT_VERSION,
@@ -153,12 +173,15 @@ impl AuditRecord {
             severity: entry.severity,
             fingerprint: entry.fingerprint.clone(),
             location: entry.location.clone(),
-            commit: commit.to_owned(),
+            commit,
+            tree,
+            parent,
             reason: entry.reason.clone(),
             reason_code: entry.code.clone(),
             requester,
             approver,
-            approval,
+            approval: entry.method,
+            grant,
             two_key,
             minted: entry.minted,
             expires: entry.expires,
@@ -169,6 +192,28 @@ impl AuditRecord {
         };
         record.validate()?;
         Ok(record)
+    }
+
+    /// Whether this record may sit on `commit`, whose tree and first
+    /// parent are `shape`: a record naming its commit sits on that commit
+    /// only; a commit-time record on a commit with its tree and parent.
+    pub fn belongs_on(&self, commit: &str, shape: Option<(&str, Option<&str>)>) -> bool {
+        if !self.commit.is_empty() {
+            return self.commit == commit;
+        }
+        match (shape, &self.tree) {
+            (Some((tree, parent)), Some(t)) => tree == t && parent == self.parent.as_deref(),
+            _ => false,
+        }
+    }
+
+    /// The commit the record names, or `tree …` for a commit-time record.
+    pub fn target(&self) -> String {
+        if self.commit.is_empty() {
+            format!("tree {}", short(self.tree.as_deref().unwrap_or("")))
+        } else {
+            short(&self.commit).to_string()
+        }
     }
 
     /// The bytes that are signed: RFC 8785 JSON of the record without
@@ -245,10 +290,21 @@ impl AuditRecord {
     /// Field checks that serde cannot express.
     fn validate(&self) -> Result<(), AuditError> {
         let invalid = |why: String| Err(AuditError::InvalidRecord { why });
-        if self.v != FORMAT_VERSION {
+        if !READ_VERSIONS.contains(&self.v) {
             return Err(AuditError::UnsupportedVersion {
                 found: self.v.to_string(),
             });
+        }
+        if self.v == 1 && (self.grant.is_some() || self.tree.is_some() || self.parent.is_some()) {
+            return invalid("a version-1 record has no `grant`, `tree` or `parent`".into());
+        }
+        if self.v == 1 && self.approval == Tier::Presence {
+            return invalid("a version-1 record cannot claim `presence`".into());
+        }
+        if self.v >= 2 && (self.approval == Tier::TwoKey) == self.grant.is_some() {
+            return invalid(
+                "a version-2 record carries a grant unless it is `two-key`, and only then".into(),
+            );
         }
         for (name, value) in [
             ("token_id", &self.token_id),
@@ -259,8 +315,26 @@ impl AuditRecord {
                 return invalid(format!("`{name}` must be 64 lower-case hex digits"));
             }
         }
-        if !is_hex(&self.commit, &[40, 64]) {
-            return invalid("`commit` must be a full lower-case hex object id".into());
+        match (&self.tree, self.commit.is_empty()) {
+            (None, _) if !is_hex(&self.commit, &[40, 64]) => {
+                return invalid("`commit` must be a full lower-case hex object id".into());
+            }
+            (Some(t), true) => {
+                if !is_hex(t, &[40, 64])
+                    || self.parent.as_deref().is_some_and(|p| !is_hex(p, &[40, 64]))
+                {
+                    return invalid(
+                        "`tree` and `parent` must be full lower-case hex object ids".into(),
+                    );
+                }
+            }
+            (Some(_), false) => {
+                return invalid("a record names its `commit` or its `tree`, not both".into());
+            }
+            (None, _) if self.parent.is_some() => {
+                return invalid("`parent` goes with `tree`".into());
+            }
+            _ => {}
         }
         for (name, who) in [("requester", &self.requester), ("approver", &self.approver)] {
             if !who.key_fingerprint.starts_with("SHA256:") {
@@ -272,15 +346,15 @@ impl AuditRecord {
                 return invalid(format!("`{name}.email` is empty"));
             }
         }
-        if self.approval == Approval::Challenge && self.approver != self.requester {
+        if self.approval == Tier::Challenge && self.approver != self.requester {
             return invalid("a `challenge` record's approver must be its requester".into());
         }
-        if self.approval == Approval::TwoKey
+        if self.approval == Tier::TwoKey
             && self.approver.key_fingerprint == self.requester.key_fingerprint
         {
             return invalid("a `two-key` record's approver used the requester's key".into());
         }
-        if (self.approval == Approval::TwoKey) != self.two_key.is_some() {
+        if (self.approval == Tier::TwoKey) != self.two_key.is_some() {
             return invalid(
                 "a `two-key` record, and only one, carries the signed request and approval".into(),
             );
@@ -299,6 +373,30 @@ impl AuditRecord {
     }
 }
 
+/// Where a record goes: a commit, or (commit-time) the tree and parent of
+/// the commit about to be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attach {
+    /// The commit, full hex.
+    Commit(String),
+    /// The staged tree and `HEAD` (`None` before the first commit).
+    Tree {
+        /// The staged tree, full hex.
+        tree: String,
+        /// The parent, full hex.
+        parent: Option<String>,
+    },
+}
+
+/// The first 12 characters of a hex id (fewer if it is shorter; never
+/// splits a character of a hostile non-ASCII string).
+pub fn short(sha: &str) -> &str {
+    match sha.char_indices().nth(12) {
+        Some((i, _)) => &sha[..i],
+        None => sha,
+    }
+}
+
 fn is_hex(s: &str, lengths: &[usize]) -> bool {
     lengths.contains(&s.len()) && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
@@ -314,7 +412,8 @@ pub fn parse_line(line: &str) -> Result<AuditRecord, AuditError> {
     };
     // Version first: a newer record may have fields this version refuses.
     match map.get("v") {
-        Some(Value::Number(n)) if n.as_u64() == Some(u64::from(FORMAT_VERSION)) => {}
+        Some(Value::Number(n))
+            if n.as_u64().is_some_and(|v| READ_VERSIONS.iter().any(|r| u64::from(*r) == v)) => {}
         Some(v) => {
             return Err(AuditError::UnsupportedVersion {
                 found: v.to_string(),
@@ -400,11 +499,14 @@ pub(crate) mod tests {
                 ..Location::default()
             },
             commit: "c".repeat(40),
+            tree: None,
+            parent: None,
             reason: "revert \"bad\" merge\\\n\tsee INC-42 \u{1}".into(),
             reason_code: Some("incident".into()),
             requester: alice(),
             approver: alice(),
-            approval: Approval::Challenge,
+            approval: Tier::Challenge,
+            grant: None,
             two_key: None,
             minted: t("2025-06-01T10:00:00Z"),
             expires: t("2025-06-01T11:00:00Z"),
@@ -565,8 +667,33 @@ pub(crate) mod tests {
         assert_eq!(results[2].0, 4);
     }
 
+    /// An encoded (unsigned) grant for `entry`'s token, as a test stand-in.
+    fn grant_for(e: &Entry) -> String {
+        let g = super::super::grant::Grant {
+            v: 1,
+            doc_type: "grant".into(),
+            token_sha256: e.token_sha256.clone().unwrap_or_default(),
+            constraint: e.constraint.clone(),
+            kind: e.kind.clone(),
+            severity: e.severity,
+            fingerprint: e.fingerprint.clone(),
+            location: e.location.clone(),
+            scope: super::super::grant::Scope::default(),
+            reason: e.reason.clone(),
+            reason_code: None,
+            requester: alice(),
+            approver: alice(),
+            tier: e.method,
+            minted: e.minted,
+            expires: e.expires,
+            policy_sha256: "d".repeat(64),
+            signature: "U1NIU0lH".into(),
+        };
+        super::super::doc::encode(super::super::grant::GRANT_PREFIX, &g).unwrap()
+    }
+
     fn entry(method: &str) -> Entry {
-        Entry {
+        let mut e = Entry {
             id: "tok_1".into(),
             token_sha256: Some("e".repeat(64)),
             state: State::Used,
@@ -575,18 +702,23 @@ pub(crate) mod tests {
             kind: "force-push".into(),
             severity: Severity::Block,
             location: Location::default(),
-            event: "push".into(),
+            event: crate::check::EventKind::Push,
             reason: "hotfix".into(),
             code: None,
             who: Who::default(),
-            method: method.into(),
+            method: Tier::parse(method).unwrap(),
+            grant: None,
             minted: t("2025-06-01T10:00:00Z"),
             expires: t("2025-06-01T11:00:00Z"),
             used_at: None,
             used_for: None,
             request: None,
             approval: None,
+        };
+        if e.method != Tier::TwoKey {
+            e.grant = Some(grant_for(&e));
         }
+        e
     }
 
     fn proof() -> super::super::approval::TwoKeyProof {
@@ -598,11 +730,11 @@ pub(crate) mod tests {
 
     #[test]
     fn from_entry_fills_approver() {
-        let c = "f".repeat(40);
+        let c = Attach::Commit("f".repeat(40));
         let consumed = t("2025-06-01T10:30:00Z");
         let r = AuditRecord::from_entry(
             &entry("challenge"),
-            &c,
+            c.clone(),
             alice(),
             None,
             consumed,
@@ -620,18 +752,18 @@ pub(crate) mod tests {
         };
         let r = AuditRecord::from_entry(
             &entry("two-key"),
-            &c,
+            c.clone(),
             alice(),
             Some((bob.clone(), proof())),
             consumed,
             &"d".repeat(64),
         )
         .unwrap();
-        assert_eq!(r.approval, Approval::TwoKey);
+        assert_eq!(r.approval, Tier::TwoKey);
         assert_eq!(r.approver, bob);
         assert!(AuditRecord::from_entry(
             &entry("two-key"),
-            &c,
+            c.clone(),
             alice(),
             None,
             consumed,
@@ -640,7 +772,7 @@ pub(crate) mod tests {
         .is_err());
         assert!(AuditRecord::from_entry(
             &entry("two-key"),
-            &c,
+            c.clone(),
             alice(),
             Some((alice(), proof())),
             consumed,
@@ -650,7 +782,7 @@ pub(crate) mod tests {
         let mut no_token = entry("challenge");
         no_token.token_sha256 = None;
         assert!(
-            AuditRecord::from_entry(&no_token, &c, alice(), None, consumed, &"d".repeat(64))
+            AuditRecord::from_entry(&no_token, c.clone(), alice(), None, consumed, &"d".repeat(64))
                 .is_err()
         );
     }

@@ -16,9 +16,15 @@ use chrono::Duration;
 
 use super::allowed_signers::AllowedSigners;
 use super::approval;
-use super::record::{parse_line, Approval, AuditRecord};
+use super::grant::Grant;
+use super::record::{parse_line, short, AuditRecord};
 use crate::check::Finding;
-use crate::policy::{OverrideMode, Policy, MAX_TTL};
+use crate::policy::{OverrideMode, Policy, Tier, MAX_TTL};
+
+/// The tree and first parent of a commit, by full hex id; `None` when the
+/// commit is unknown. Lets a commit-time record be matched to its commit
+/// without the judge reading the repository itself.
+pub type Shapes<'a> = &'a dyn Fn(&str) -> Option<(String, Option<String>)>;
 
 /// A blocker and the commit its record must be attached to.
 #[derive(Debug, Clone)]
@@ -126,6 +132,7 @@ pub fn judge(
     blockers: Vec<Blocker>,
     notes: &[(String, String)],
     token_uses: &HashMap<String, usize>,
+    shapes: Shapes<'_>,
 ) -> Judgement {
     let mut covered_by = vec![None; blockers.len()];
     let mut records = Vec::new();
@@ -140,7 +147,7 @@ pub fn judge(
                 record: None,
                 status: RecordStatus::Unattached,
             };
-            let (record, why) = read_line(commit, line, signers);
+            let (record, why) = read_line(commit, line, signers, shapes);
             let why = why.or_else(|| {
                 record
                     .as_ref()
@@ -182,13 +189,18 @@ pub fn read_line(
     commit: &str,
     line: &str,
     signers: &AllowedSigners,
+    shapes: Shapes<'_>,
 ) -> (Option<AuditRecord>, Option<String>) {
     match parse_line(line) {
         Err(e) => (None, Some(e.to_string())),
-        Ok(r) if r.commit != commit => {
+        Ok(r) if !belongs(&r, commit, shapes) => {
             let why = format!(
-                "the record names commit {} but is attached to {}: records are never copied",
-                short(&r.commit),
+                "the record names {} but is attached to commit {}: records are never copied",
+                if r.commit.is_empty() {
+                    format!("the commit of {}", r.target())
+                } else {
+                    format!("commit {}", r.target())
+                },
                 short(commit)
             );
             (Some(r), Some(why))
@@ -200,13 +212,29 @@ pub fn read_line(
     }
 }
 
+/// Whether `r` may sit on `commit`.
+fn belongs(r: &AuditRecord, commit: &str, shapes: Shapes<'_>) -> bool {
+    if !r.commit.is_empty() {
+        return r.commit == commit;
+    }
+    let shape = shapes(commit);
+    r.belongs_on(
+        commit,
+        shape.as_ref().map(|(t, p)| (t.as_str(), p.as_deref())),
+    )
+}
+
 /// Every valid record line in `notes` (on the commit it names, with a
 /// signature `signers` accepts), parsed.
-pub fn valid_records(notes: &[(String, String)], signers: &AllowedSigners) -> Vec<AuditRecord> {
+pub fn valid_records(
+    notes: &[(String, String)],
+    signers: &AllowedSigners,
+    shapes: Shapes<'_>,
+) -> Vec<AuditRecord> {
     let mut out = Vec::new();
     for (commit, text) in notes {
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            if let (Some(r), None) = read_line(commit, line, signers) {
+            if let (Some(r), None) = read_line(commit, line, signers, shapes) {
                 out.push(r);
             }
         }
@@ -229,13 +257,18 @@ pub fn weekly_counts(records: &[AuditRecord]) -> HashMap<(String, String), usize
 /// they name. Unparseable lines and copies on another commit are skipped
 /// (they are invalid for their own reasons, and a copy must not discredit
 /// the original).
-pub fn token_uses(notes: &[(String, String)]) -> HashMap<String, usize> {
+pub fn token_uses(notes: &[(String, String)], shapes: Shapes<'_>) -> HashMap<String, usize> {
     let mut uses = HashMap::new();
     for (commit, text) in notes {
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             if let Ok(r) = parse_line(line) {
-                if r.commit == *commit {
-                    *uses.entry(r.token_id).or_insert(0) += 1;
+                if belongs(&r, commit, shapes) {
+                    *uses.entry(r.token_id.clone()).or_insert(0) += 1;
+                    // A two-key approval is single-use too, whatever token
+                    // it was turned into.
+                    if let Some(p) = &r.two_key {
+                        *uses.entry(approval::digest(&p.approval)).or_insert(0) += 1;
+                    }
                 }
             }
         }
@@ -268,7 +301,68 @@ fn lifetime_and_use(
             crate::overrides::token_id(&record.token_id)
         ));
     }
+    if let Some(p) = &record.two_key {
+        if token_uses.get(&approval::digest(&p.approval)).copied().unwrap_or(0) > 1 {
+            return Err(
+                "its two-key approval appears in more than one record: an approval is single-use"
+                    .into(),
+            );
+        }
+    }
     Ok(())
+}
+
+/// What a record's signed documents prove about who approved it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Proven {
+    /// The tier the signed data shows.
+    pub tier: Tier,
+    /// Whether only the requester's own key vouches for it (`challenge`).
+    pub self_attested: bool,
+}
+
+/// Checks a record's approval documents against the signer list and the
+/// record itself, returning the tier they prove: a version-1 `challenge`
+/// record proves `challenge`; a grant proves its tier when its signature
+/// (and for `presence`, the security key's flags) verify and it binds this
+/// record's token, blocker, lifetime and people; a two-key pair proves
+/// `two-key` (checked with the constraint in [`attach`]).
+pub fn proven_tier(record: &AuditRecord, signers: &AllowedSigners) -> Result<Proven, String> {
+    match (record.approval, &record.grant) {
+        (Tier::TwoKey, _) => Ok(Proven {
+            tier: Tier::TwoKey,
+            self_attested: false,
+        }),
+        (Tier::Challenge, None) if record.v == 1 => Ok(Proven {
+            tier: Tier::Challenge,
+            self_attested: true,
+        }),
+        (_, None) => Err("the record carries no signed grant".into()),
+        (claimed, Some(text)) => {
+            let g = Grant::decode(text).map_err(|e| format!("its grant: {e}"))?;
+            let binds = g.token_sha256 == record.token_id
+                && g.fingerprint == record.fingerprint
+                && g.constraint == record.constraint
+                && g.kind == record.kind
+                && g.minted == record.minted
+                && g.expires == record.expires
+                && g.requester == record.requester
+                && g.approver == record.approver
+                && g.tier == claimed;
+            if !binds {
+                return Err(
+                    "its grant is for another token, blocker, lifetime or person than the record"
+                        .into(),
+                );
+            }
+            g.verify(signers)
+                .map_err(|e| format!("its grant's signature: {e}"))?;
+            Ok(Proven {
+                tier: g.tier,
+                self_attested: g.tier == Tier::Challenge,
+            })
+        }
+    }
 }
 
 /// Finds the blocker a valid record covers, and checks that its constraint
@@ -294,43 +388,57 @@ fn attach(
     else {
         return RecordStatus::Unattached;
     };
-    match c.override_mode {
-        OverrideMode::Never => {
-            return RecordStatus::Invalid(format!(
-                "`{}` has `override = \"never\"`: no record passes it",
-                c.id
-            ))
-        }
-        OverrideMode::TwoKey => {
-            if record.approval != Approval::TwoKey {
-                return RecordStatus::Invalid(format!(
-                    "`{}` needs a two-key approval; this record was approved by `{}`",
-                    c.id,
-                    record.approval.as_str()
-                ));
+    if c.override_mode == OverrideMode::Never {
+        return RecordStatus::Invalid(format!(
+            "`{}` has `override = \"never\"`: no record passes it",
+            c.id
+        ));
+    }
+    let required = policy.tier_for(c);
+    let proven = match proven_tier(record, signers) {
+        Ok(p) => p,
+        Err(why) => return RecordStatus::Invalid(why),
+    };
+    if proven.tier < required {
+        return RecordStatus::Invalid(format!(
+            "`{}` needs approval tier `{}`; this record's approval is `{}`{}",
+            c.id,
+            required.as_str(),
+            proven.tier.as_str(),
+            if proven.self_attested {
+                " (self-attested)"
+            } else {
+                ""
             }
-            let Some(proof) = &record.two_key else {
-                return RecordStatus::Invalid(
-                    "a two-key record without its request and approval".into(),
-                );
-            };
-            match approval::check_pair(&proof.request, &proof.approval, signers, &c.approvers) {
-                Err(e) => return RecordStatus::Invalid(format!("two-key approval: {e}")),
-                Ok((req, app)) => {
-                    if app.approver != record.approver
-                        || req.requester != record.requester
-                        || req.fingerprint != record.fingerprint
-                        || req.expires != record.expires
-                    {
-                        return RecordStatus::Invalid(
-                            "the record's request and approval are for another person or blocker"
-                                .into(),
-                        );
+        ));
+    }
+    if proven.tier == Tier::TwoKey {
+        let Some(proof) = &record.two_key else {
+            return RecordStatus::Invalid(
+                "a two-key record without its request and approval".into(),
+            );
+        };
+        let approvers = policy.approvers_for(c);
+        match approval::check_pair(&proof.request, &proof.approval, signers, approvers) {
+            Err(e) => return RecordStatus::Invalid(format!("two-key approval: {e}")),
+            Ok((req, app)) => {
+                if app.approver != record.approver
+                    || req.requester != record.requester
+                    || req.fingerprint != record.fingerprint
+                    || req.expires != record.expires
+                {
+                    return RecordStatus::Invalid(
+                        "the record's request and approval are for another person or blocker"
+                            .into(),
+                    );
+                }
+                if policy.approver_presence {
+                    if let Err(e) = approval::approval_presence(&app, signers) {
+                        return RecordStatus::Invalid(format!("two-key approval: {e}"));
                     }
                 }
             }
         }
-        OverrideMode::Token => {}
     }
     let ceiling = c.max_ttl.or(policy.max_ttl);
     if let Some(max) = ceiling {
@@ -347,10 +455,6 @@ fn attach(
 
 fn to_chrono(d: std::time::Duration) -> Duration {
     Duration::from_std(d).unwrap_or(Duration::MAX)
-}
-
-fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(12)]
 }
 
 #[cfg(test)]
@@ -412,14 +516,19 @@ mod tests {
 
     fn run(policy: &Policy, signers: &AllowedSigners, r: &AuditRecord) -> Judgement {
         let notes = vec![(r.commit.clone(), r.to_line().unwrap())];
-        let uses = token_uses(&notes);
+        let uses = token_uses(&notes, &no_shapes);
         judge(
             policy,
             signers,
             vec![blocker(r, OverrideMode::Token)],
             &notes,
             &uses,
+            &no_shapes,
         )
+    }
+
+    fn no_shapes(_: &str) -> Option<(String, Option<String>)> {
+        None
     }
 
     #[test]
@@ -459,7 +568,7 @@ mod tests {
         let line = r.to_line().unwrap();
         let other = "e".repeat(40);
         let notes = vec![(r.commit.clone(), line.clone()), (other.clone(), line)];
-        let uses = token_uses(&notes);
+        let uses = token_uses(&notes, &no_shapes);
         assert_eq!(uses.get(&r.token_id), Some(&1));
         let j = judge(
             &policy("token", ""),
@@ -467,6 +576,7 @@ mod tests {
             vec![blocker(&r, OverrideMode::Token)],
             &notes,
             &uses,
+            &no_shapes,
         );
         assert_eq!(j.covered_by, vec![Some(0)]);
         assert!(
@@ -480,8 +590,15 @@ mod tests {
         let dir = tempfile::TempDir::new().unwrap();
         let (signers, r) = signed(dir.path(), |_| {});
         let notes = vec![(r.commit.clone(), r.to_line().unwrap())];
-        let uses = token_uses(&notes);
-        let j = judge(&policy("token", ""), &signers, Vec::new(), &notes, &uses);
+        let uses = token_uses(&notes, &no_shapes);
+        let j = judge(
+            &policy("token", ""),
+            &signers,
+            Vec::new(),
+            &notes,
+            &uses,
+            &no_shapes,
+        );
         assert_eq!(j.records[0].status, RecordStatus::Unattached);
         assert!(j.passed());
     }

@@ -22,6 +22,29 @@ pub use secret::{redact, shannon_entropy};
 
 use crate::policy::{Constraint, Kind, OverrideMode, Policy, Severity};
 
+/// Control characters (C0, DEL, C1) and the Unicode bidirectional
+/// controls and marks: what can move a terminal's cursor, recolour it or
+/// reorder what a person reads.
+pub fn is_hostile(c: char) -> bool {
+    c.is_control()
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}')
+}
+
+/// Refuses text a person typed (a reason, a code) that holds a control or
+/// bidi character, naming where: such text could rewrite what an approver
+/// sees on their terminal.
+pub fn refuse_hostile(what: &str, s: &str) -> Result<(), String> {
+    match s.char_indices().find(|(_, c)| is_hostile(*c)) {
+        None => Ok(()),
+        Some((i, c)) => Err(format!(
+            "{what} holds the control character {} at byte {i}: control and bidirectional characters are refused, because they can change what a person reads on a terminal",
+            c.escape_unicode()
+        )),
+    }
+}
+
 /// The content of one file as changed by one commit (or by the index).
 #[derive(Debug, Clone)]
 pub struct ContentChange<'a> {
@@ -69,6 +92,28 @@ pub struct RefUpdate {
     pub new: Option<String>,
     /// Not a fast-forward: `old` is unknown locally or not an ancestor of `new`.
     pub forced: bool,
+}
+
+/// The operation a blocker stops, as written in ledgers, requests, grants
+/// and records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    /// A local commit (the staged index against `HEAD`).
+    #[default]
+    Commit,
+    /// A push (ref updates and the commits they bring).
+    Push,
+}
+
+impl EventKind {
+    /// `commit` or `push`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Commit => "commit",
+            EventKind::Push => "push",
+        }
+    }
 }
 
 /// The branch a local commit is about to land on.
@@ -126,11 +171,7 @@ impl std::fmt::Display for Location {
 /// name, an escape sequence, a bidi override) are written as escapes, so a
 /// hostile name cannot forge or hide output lines.
 pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
-    let hostile = |c: char| {
-        c.is_control()
-            || ('\u{202a}'..='\u{202e}').contains(&c)
-            || ('\u{2066}'..='\u{2069}').contains(&c)
-    };
+    let hostile = is_hostile;
     if !s.chars().any(hostile) {
         return std::borrow::Cow::Borrowed(s);
     }

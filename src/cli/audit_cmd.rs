@@ -109,7 +109,7 @@ pub fn run(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<Outcome> {
                     .collect();
                 notes.retain(|(c, _)| commits.contains(c));
             }
-            let mut lines = judge(&notes, &signers);
+            let mut lines = judge(&repo, &notes, &signers);
             lines.sort_by(|a, b| {
                 let t = |l: &Line| l.record.as_ref().map(|r| r.consumed);
                 t(b).cmp(&t(a))
@@ -120,8 +120,8 @@ pub fn run(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<Outcome> {
                 LogFormat::Json => {
                     let pending: Vec<String> = pending
                         .iter()
-                        .filter_map(|(_, p)| p.as_ref().ok())
-                        .map(|p| crate::overrides::token_id(&p.record.token_id))
+                        .filter_map(|(_, p)| p.as_ref().ok()?.record().ok())
+                        .map(|r| crate::overrides::token_id(&r.token_id))
                         .collect();
                     ctx.printer.stdout(&json(&serde_json::json!({
                         "schema": "tollgate/v1",
@@ -135,12 +135,12 @@ pub fn run(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<Outcome> {
                         ctx.printer.stdout(&format!("{}\n", summary(l)));
                     }
                     for (path, p) in &pending {
-                        match p {
-                            Ok(p) => ctx.printer.stdout(&format!(
+                        match p.as_ref().map_err(Clone::clone).and_then(|p| p.record()) {
+                            Ok(r) => ctx.printer.stdout(&format!(
                                 "pending      {}  `{}` {}: not yet in {NOTES_REF}\n",
-                                crate::overrides::token_id(&p.record.token_id),
-                                p.record.constraint,
-                                if p.awaits_commit() {
+                                crate::overrides::token_id(&r.token_id),
+                                crate::check::escape_controls(&r.constraint),
+                                if r.commit.is_empty() {
                                     "waits for its commit"
                                 } else {
                                     "signed"
@@ -172,7 +172,7 @@ pub fn run(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<Outcome> {
             let signers = signers(&repo, allowed_signers)?;
             let oid = repo.resolve_commit(&commit)?;
             let text = repo.note(NOTES_REF, oid)?.unwrap_or_default();
-            let lines = judge(&[(oid.to_string(), text)], &signers);
+            let lines = judge(&repo, &[(oid.to_string(), text)], &signers);
             match format {
                 AuditFormat::Json => ctx.printer.stdout(&json(&serde_json::json!({
                     "schema": "tollgate/v1",
@@ -223,7 +223,7 @@ fn report(
         .iter()
         .map(|(_, t)| t.lines().filter(|l| !l.trim().is_empty()).count())
         .sum();
-    let all = crate::audit::verify::valid_records(&notes, &signers);
+    let all = crate::audit::verify::valid_records(&notes, &signers, &|c: &str| repo.shape_of(c));
     let invalid = total_lines - all.len();
     let records: Vec<&AuditRecord> = all.iter().filter(|r| r.consumed >= from).collect();
     let policy = ctx.policy(Some(repo))?;
@@ -320,18 +320,19 @@ fn report(
 fn signers(repo: &Repo, path: Option<PathBuf>) -> anyhow::Result<AllowedSigners> {
     match path {
         Some(p) => Ok(AllowedSigners::load(&p)?),
-        None => Ok(records::local_signers(repo)?.0),
+        None => Ok(crate::audit::pipeline::local_signers(repo)?.0),
     }
 }
 
-fn judge(notes: &[(String, String)], signers: &AllowedSigners) -> Vec<Line> {
+fn judge(repo: &Repo, notes: &[(String, String)], signers: &AllowedSigners) -> Vec<Line> {
+    let shapes = |c: &str| repo.shape_of(c);
     let mut out = Vec::new();
     for (commit, text) in notes {
         for (i, raw) in text.lines().enumerate() {
             if raw.trim().is_empty() {
                 continue;
             }
-            let (record, why) = crate::audit::verify::read_line(commit, raw, signers);
+            let (record, why) = crate::audit::verify::read_line(commit, raw, signers, &shapes);
             let line = Line {
                 commit: commit.clone(),
                 line: i + 1,

@@ -3,7 +3,8 @@
 
 use clap::Args;
 
-use super::gate::{self, Acknowledge, Event};
+use crate::gate::Event;
+use super::gate::{self, Acknowledge, };
 use super::{Ctx, Outcome};
 use crate::check::Engine;
 use crate::git::Repo;

@@ -2,89 +2,19 @@
 //! layer, run the engine, then decide (blockers stop; warnings need an
 //! acknowledgement; `--yes` never passes a blocker).
 
-use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::check::{Engine, Finding, Findings};
+use crate::check::{Engine, Finding};
+use crate::gate::{evaluate, event_branches, used_for, Event};
 use crate::git::{PushLine, Repo};
 use crate::overrides::{self, ledger::Ledger, Coverage};
 use crate::policy::{Severity, WarningMode};
 use crate::report::{Printer, Shown};
 
 use super::records;
+use crate::audit::pipeline;
 use super::tty::Tty;
 use super::Outcome;
-
-/// What is checked.
-#[derive(Debug, Clone)]
-pub enum Event {
-    /// The staged index against `HEAD`.
-    Staged,
-    /// A push: remote name or URL, and the pre-push lines.
-    Push {
-        remote: String,
-        lines: Vec<PushLine>,
-    },
-    /// `base..head` (`base` `None`: all of `head`'s history).
-    Range {
-        base: Option<git2::Oid>,
-        head: git2::Oid,
-    },
-    /// Every commit reachable from any ref.
-    History,
-}
-
-impl Event {
-    /// `commit`, `push`, `range` or `history`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Event::Staged => "commit",
-            Event::Push { .. } => "push",
-            Event::Range { .. } => "range",
-            Event::History => "history",
-        }
-    }
-}
-
-/// Runs every constraint over the event.
-pub fn evaluate(repo: &Repo, engine: &Engine<'_>, event: &Event) -> anyhow::Result<Vec<Finding>> {
-    let mut out = Findings::default();
-    match event {
-        Event::Staged => {
-            if engine.needs_commit_target() {
-                engine.check_commit_target(&repo.commit_target()?, &mut out);
-            }
-            repo.staged_changes(&mut |c| engine.check_content(c, &mut out))?;
-        }
-        Event::Push { remote, lines } => {
-            let plan = repo.push_plan(remote, lines)?;
-            for u in &plan.updates {
-                engine.check_ref_update(u, &mut out);
-            }
-            scan_commits(repo, engine, &plan.commits, &mut out)?;
-        }
-        Event::Range { base, head } => {
-            scan_commits(repo, engine, &repo.range_commits(*base, *head)?, &mut out)?
-        }
-        Event::History => scan_commits(repo, engine, &repo.all_commits()?, &mut out)?,
-    }
-    Ok(out.into_vec())
-}
-
-/// Checks the content each commit brings against its first parent, oldest
-/// first; a path/blob pair already scanned is not read again.
-pub fn scan_commits(
-    repo: &Repo,
-    engine: &Engine<'_>,
-    commits: &[git2::Oid],
-    out: &mut Findings,
-) -> anyhow::Result<()> {
-    let mut seen = HashSet::new();
-    for &c in commits {
-        repo.commit_changes(c, &mut seen, &mut |ch| engine.check_content(ch, out))?;
-    }
-    Ok(())
-}
 
 /// How warnings may be acknowledged for this run.
 pub struct Acknowledge {
@@ -195,44 +125,6 @@ pub fn who(repo: &Repo) -> crate::overrides::ledger::Who {
     }
 }
 
-/// The branches (full ref names) an event targets, for allow rules with
-/// `branches`: the checked-out branch for a commit, every pushed ref for a
-/// push, none for ranges and history.
-pub fn event_branches(repo: &Repo, event: &Event) -> Vec<String> {
-    match event {
-        Event::Staged => repo
-            .commit_target()
-            .ok()
-            .and_then(|t| t.branch)
-            .map(|b| vec![format!("refs/heads/{b}")])
-            .unwrap_or_default(),
-        Event::Push { lines, .. } => lines.iter().map(|l| l.remote_ref.clone()).collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// What a consumed token was used for, in the ledger's words.
-fn used_for(event: &Event, repo: &Repo) -> String {
-    match event {
-        Event::Push { remote, lines } => format!(
-            "push to `{remote}` of {}",
-            lines
-                .iter()
-                .map(|l| format!("`{}`", l.remote_ref))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        _ => match repo.commit_target() {
-            Ok(t) => format!(
-                "commit on `{}` (tree {})",
-                t.branch.as_deref().unwrap_or("detached HEAD"),
-                &t.tree[..12]
-            ),
-            Err(_) => "commit".into(),
-        },
-    }
-}
-
 /// Evaluates, applies presented tokens, prints, decides, and remembers a
 /// blocked commit or push so that `tollgate override B1` can name its
 /// blockers. A token is spent only when the operation would otherwise
@@ -277,7 +169,11 @@ pub fn run(
     // A blocker passed at commit time left a signed record on its commit;
     // the push of that commit honours it, as CI's `verify` will.
     if let Event::Push { .. } = event {
-        for (i, how) in records::covered_by_records(printer, repo, policy, &shown)? {
+        let by_records = pipeline::covered_by_records(repo, policy, &shown)?;
+        for why in &by_records.not_counted {
+            printer.warning(why);
+        }
+        for (i, how) in by_records.covered {
             if !covered.iter().any(|(c, _)| *c == i) {
                 covered.push((i, how));
             }
@@ -383,11 +279,17 @@ fn consume(
     pairs: &[(&Finding, &crate::overrides::ledger::Entry)],
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<()> {
-    let signer = records::signer(repo)?;
+    let signer = pipeline::signer(repo)?;
     let at_commit = !matches!(event, Event::Push { .. });
-    let pending = records::prepare(repo, &signer, engine.policy(), pairs, at_commit, now)?;
-    match records::local_signers(repo) {
-        Ok((signers, true))
+    let (local, listed) = pipeline::local_signers(repo)?;
+    for (finding, entry) in pairs {
+        if let Err(why) = pipeline::check_entry(entry, finding, engine.policy(), &local) {
+            anyhow::bail!("{why}; nothing was consumed");
+        }
+    }
+    let pending = pipeline::prepare(repo, &signer, engine.policy(), pairs, at_commit, now)?;
+    match (&local, listed) {
+        (signers, true)
             if !signers
                 .entries()
                 .iter()
@@ -396,16 +298,16 @@ fn consume(
             printer.warning(&format!(
                 "your signing key {} is not in `{}`: CI's `tollgate verify` will not accept this record until it is",
                 signer.identity.key_fingerprint,
-                records::ALLOWED_SIGNERS
+                crate::audit::ALLOWED_SIGNERS
             ));
         }
-        Ok((_, false)) => printer.warning(&format!(
+        (_, false) => printer.warning(&format!(
             "this repository has no `{}`: CI's `tollgate verify` cannot accept any record until it lists its signers",
-            records::ALLOWED_SIGNERS
+            crate::audit::ALLOWED_SIGNERS
         )),
         _ => {}
     }
-    let saved = records::save(repo, &pending)?;
+    let saved = pipeline::save(repo, &pending)?;
     let who = who(repo);
     let used_for = used_for(event, repo);
     let result = ledger.update(|data| {
@@ -426,11 +328,11 @@ fn consume(
             if used.len() == 1 { "" } else { "s" }
         )),
         Ok(Err(why)) => {
-            records::discard(repo, &saved);
+            pipeline::discard(repo, &saved);
             anyhow::bail!(why);
         }
         Err(e) => {
-            records::discard(repo, &saved);
+            pipeline::discard(repo, &saved);
             return Err(e);
         }
     }

@@ -7,7 +7,8 @@ use std::process::{Command, Stdio};
 
 use clap::{Args, ValueEnum};
 
-use super::gate::{self, Acknowledge, Event};
+use crate::gate::Event;
+use super::gate::{self, Acknowledge, };
 use super::install::CHAINED_SUFFIX;
 use super::records;
 use super::{Ctx, Outcome};

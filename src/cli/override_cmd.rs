@@ -11,14 +11,17 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 
 use super::check::Format;
-use super::gate::{self, Event};
+use super::gate;
+use crate::audit::grant::Grant;
+use crate::audit::Identity;
+use crate::gate::Event;
 use super::tty::Tty;
 use super::{Ctx, Outcome};
 use crate::check::{Engine, Finding};
 use crate::git::{parse_push_lines, Repo};
 use crate::overrides::ledger::{Entry, Ledger, LedgerData, State};
 use crate::overrides::{new_code, new_token, token_hash, token_id};
-use crate::policy::{parse_duration, OverrideMode, Policy, Severity, MAX_TTL};
+use crate::policy::{parse_duration, OverrideMode, Policy, Severity, Tier, MAX_TTL};
 use crate::state::LastRun;
 
 /// How long a person has to answer the challenge.
@@ -287,6 +290,14 @@ impl Asked {
 /// a request needs.
 pub(super) struct Prepared {
     pub event: Event,
+    /// What the blocker was computed from.
+    pub scope: crate::audit::grant::Scope,
+    /// The approval tier the policy demands for it.
+    pub tier: Tier,
+    /// sha256 of the effective policy.
+    pub policy_sha256: String,
+    /// Who may approve it (two-key).
+    pub approvers: Vec<String>,
     pub finding: Finding,
     pub constraint: crate::policy::Constraint,
     pub reason: String,
@@ -330,7 +341,7 @@ pub(super) fn prepare(
     let policy = ctx.policy(Some(repo))?;
     let engine = Engine::new(&policy);
     let event = current_event(last.as_ref())?;
-    let findings = gate::evaluate(repo, &engine, &event)?;
+    let findings = crate::gate::evaluate(repo, &engine, &event)?;
     let matches: Vec<&Finding> = findings
         .iter()
         .filter(|f| f.fingerprint.starts_with(&prefix))
@@ -351,24 +362,26 @@ pub(super) fn prepare(
     if f.severity == Severity::Warn {
         return Ok(Err(format!("`{wanted}` is a warning: warnings need no token; acknowledge them with `--yes` or `TOLLGATE_YES=1`")));
     }
-    match (c.override_mode, two_key) {
-        (OverrideMode::Never, _) => {
-            return Ok(Err(format!(
-                "constraint `{}` cannot be overridden (override = \"never\")",
-                c.id
-            )))
-        }
-        (OverrideMode::TwoKey, false) => {
+    let tier = policy.tier_for(c);
+    if c.override_mode == OverrideMode::Never {
+        return Ok(Err(format!(
+            "constraint `{}` cannot be overridden (override = \"never\")",
+            c.id
+        )));
+    }
+    match (tier == Tier::TwoKey, two_key) {
+        (true, false) => {
             return Ok(Err(format!(
                 "constraint `{}` needs a second person's approval: run `tollgate override request {wanted} --reason \"…\"` and have one of its approvers ({}) sign it",
                 c.id,
-                c.approvers.join(", ")
+                policy.approvers_for(c).join(", ")
             )))
         }
-        (OverrideMode::Token, true) => {
+        (false, true) => {
             return Ok(Err(format!(
-                "constraint `{}` needs no second approval: run `tollgate override {wanted} --reason \"…\"`",
-                c.id
+                "constraint `{}` needs no second approval (tier `{}`): run `tollgate override {wanted} --reason \"…\"`",
+                c.id,
+                tier.as_str()
             )))
         }
         _ => {}
@@ -378,6 +391,14 @@ pub(super) fn prepare(
         return Ok(Err(
             "an override needs a reason: `--reason \"<why this blocker should pass>\"`".into(),
         ));
+    }
+    if let Err(why) = crate::check::refuse_hostile("--reason", &reason) {
+        return Ok(Err(why));
+    }
+    if let Some(code) = &asked.code {
+        if let Err(why) = crate::check::refuse_hostile("--code", code) {
+            return Ok(Err(why));
+        }
     }
     if !policy.reasons.is_empty() {
         match &asked.code {
@@ -396,6 +417,7 @@ pub(super) fn prepare(
             Some(_) => {}
         }
     }
+    let scope = crate::gate::scope::scope_of(repo, &event, f)?;
     let ttl = match resolve_ttl(&policy, c, asked.ttl.as_deref()) {
         Ok(t) => t,
         Err(msg) => return Ok(Err(msg)),
@@ -410,6 +432,10 @@ pub(super) fn prepare(
     }
     Ok(Ok(Prepared {
         event,
+        scope,
+        tier,
+        policy_sha256: policy.digest(),
+        approvers: policy.approvers_for(c).to_vec(),
         finding: f.clone(),
         constraint: c.clone(),
         reason: reason.trim().to_string(),
@@ -430,6 +456,34 @@ fn mint(
         Err(msg) => return refuse(ctx, &msg),
     };
     let (event, f, ttl) = (p.event, &p.finding, p.ttl);
+    let Some(kind) = event.kind() else {
+        return refuse(ctx, "only a commit or a push can be overridden");
+    };
+    // Everything a token needs to be consumed is checked before it is
+    // minted, so that no token exists that cannot be used.
+    let signer = match crate::audit::pipeline::signer(repo) {
+        Ok(s) => s,
+        Err(e) => return refuse(ctx, &format!("{e:#}; no token was minted, because consuming it must leave a signed audit record")),
+    };
+    let approver_key = match p.tier {
+        Tier::Presence => match crate::audit::approval_key(repo) {
+            None => {
+                return refuse(
+                    ctx,
+                    &format!(
+                        "`{}` needs approval tier `presence`: a touch of your FIDO security key. Configure one with `git config tollgate.approvalKey ~/.ssh/id_ed25519_sk.pub` (made with `ssh-keygen -t ed25519-sk`) and list it for you in `{}`",
+                        f.constraint,
+                        crate::audit::ALLOWED_SIGNERS
+                    ),
+                )
+            }
+            Some(k) => match crate::audit::approval_key_usable(&k) {
+                Ok(fp) => Some((k, fp)),
+                Err(e) => return refuse(ctx, &format!("{e}; no token was minted")),
+            },
+        },
+        _ => None,
+    };
     // The person at the terminal.
     let Some(mut tty) = Tty::open() else {
         return refuse(ctx, "override approval needs a terminal: a person must type the challenge code shown there (no controlling terminal found)");
@@ -444,11 +498,12 @@ fn mint(
         kind: f.kind.clone(),
         severity: f.severity,
         location: f.location.clone(),
-        event: event.name().into(),
+        event: kind,
         reason: p.reason.clone(),
         code: p.code.clone(),
         who: who.clone(),
-        method: "challenge".into(),
+        method: p.tier,
+        grant: None,
         minted: now,
         expires: now + chrono::Duration::from_std(ttl)?,
         used_at: None,
@@ -456,7 +511,11 @@ fn mint(
         request: None,
         approval: None,
     };
-    match challenge(&mut tty, f, &entry.reason, "")? {
+    let context = match &approver_key {
+        Some((_, fp)) => format!("  approval: tier `presence`; after the code, touch your security key ({fp})\n"),
+        None => "  approval: tier `challenge` (self-attested: your own key signs it)\n".to_string(),
+    };
+    match challenge(&mut tty, f, &entry.reason, &context)? {
         Answer::Approved => {}
         failed => {
             let (state, msg) = match failed {
@@ -480,6 +539,47 @@ fn mint(
     }
     let token = new_token();
     let hash = token_hash(&token);
+    let approver = match &approver_key {
+        Some((_, fp)) => Identity {
+            key_fingerprint: fp.clone(),
+            ..signer.identity.clone()
+        },
+        None => signer.identity.clone(),
+    };
+    let grant = Grant {
+        v: 1,
+        doc_type: "grant".into(),
+        token_sha256: hash.clone(),
+        constraint: f.constraint.clone(),
+        kind: f.kind.clone(),
+        severity: f.severity,
+        fingerprint: f.fingerprint.clone(),
+        location: f.location.clone(),
+        scope: p.scope.clone(),
+        reason: entry.reason.clone(),
+        reason_code: entry.code.clone(),
+        requester: signer.identity.clone(),
+        approver,
+        tier: p.tier,
+        minted: entry.minted,
+        expires: entry.expires,
+        policy_sha256: p.policy_sha256.clone(),
+        signature: String::new(),
+    };
+    let key = approver_key.as_ref().map_or(&signer.key, |(k, _)| k);
+    if approver_key.is_some() {
+        let _ = tty.write("Touch your security key to approve…\n");
+    }
+    let grant = match grant.sign_and_encode(key) {
+        Ok(g) => g,
+        Err(e) => {
+            return refuse(
+                ctx,
+                &format!("cannot sign the approval ({e}); no token was minted"),
+            )
+        }
+    };
+    entry.grant = Some(grant);
     entry.id = token_id(&hash);
     entry.token_sha256 = Some(hash);
     let id = entry.id.clone();
@@ -495,7 +595,7 @@ fn mint(
         d.add(
             entry,
             &who.to_string(),
-            "minted after the terminal challenge",
+            &format!("minted after the terminal challenge (tier `{}`)", p.tier.as_str()),
             now,
         );
         Ok(())
@@ -539,11 +639,12 @@ pub(super) fn challenge(
 ) -> anyhow::Result<Answer> {
     let code = new_code();
     tty.write(&format!(
-        "\ntollgate override for blocker `{}` ({}, {}) at {}\n  reason: {reason}\n{context}To approve, type this code: {code}\n",
-        f.constraint,
-        f.kind,
+        "\ntollgate override for blocker `{}` ({}, {}) at {}\n  reason (their words): \"{}\"\n{context}To approve, type this code: {code}\n",
+        crate::check::escape_controls(&f.constraint),
+        crate::check::escape_controls(&f.kind),
         f.severity.as_str(),
-        f.location
+        f.location,
+        crate::check::escape_controls(reason),
     ))?;
     let deadline = Instant::now() + CHALLENGE_WINDOW;
     for attempt in 1..=ATTEMPTS {

@@ -12,15 +12,13 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use super::override_cmd::{self, challenge, refuse, Answer, Asked};
-use super::records;
 use super::tty::Tty;
 use super::{Ctx, Outcome};
 use crate::audit::approval::{self, Approval, Request};
-use crate::check::Finding;
 use crate::git::Repo;
 use crate::overrides::ledger::{Entry, Ledger, State};
 use crate::overrides::{new_token, token_hash};
-use crate::policy::OverrideMode;
+use crate::policy::Tier;
 
 /// Reads `value`, or the file it names with a leading `@`.
 fn read_arg(value: &str) -> anyhow::Result<String> {
@@ -65,7 +63,7 @@ pub fn request(
         Ok(p) => p,
         Err(msg) => return refuse(ctx, &msg),
     };
-    let signer = records::signer(repo)?;
+    let signer = crate::audit::pipeline::signer(repo)?;
     let f = &p.finding;
     let expires = now + chrono::Duration::from_std(p.ttl)?;
     let id = format!("req_{}", &token_hash(&new_token())[..16]);
@@ -78,7 +76,8 @@ pub fn request(
         severity: f.severity,
         fingerprint: f.fingerprint.clone(),
         location: f.location.clone(),
-        event: p.event.name().into(),
+        event: p.scope.event,
+        scope: Some(p.scope.clone()),
         repository: repository(repo),
         reason: p.reason.clone(),
         reason_code: p.code.clone(),
@@ -98,11 +97,12 @@ pub fn request(
         kind: f.kind.clone(),
         severity: f.severity,
         location: f.location.clone(),
-        event: p.event.name().into(),
+        event: p.scope.event,
         reason: p.reason,
         code: p.code,
         who: who.clone(),
-        method: "two-key".into(),
+        method: Tier::TwoKey,
+        grant: None,
         minted: now,
         expires,
         used_at: None,
@@ -124,7 +124,7 @@ pub fn request(
     ctx.printer.hint(&format!(
         "send it to one of `{}`'s approvers ({}): they run `tollgate override approve <request>`; then run `tollgate override accept <approval>`",
         p.constraint.id,
-        p.constraint.approvers.join(", ")
+        p.approvers.join(", ")
     ));
     ctx.printer.stdout(&format!("{encoded}\n"));
     Ok(Outcome::Pass)
@@ -144,7 +144,7 @@ pub fn approve(
         Ok(r) => r,
         Err(e) => return refuse(ctx, &format!("refused: {e}")),
     };
-    let (signers, _) = records::local_signers(repo)?;
+    let (signers, _) = crate::audit::pipeline::local_signers(repo)?;
     if let Err(e) = req.verify(&signers) {
         return refuse(
             ctx,
@@ -160,7 +160,7 @@ pub fn approve(
             ),
         );
     }
-    let me = records::signer(repo)?;
+    let me = crate::audit::pipeline::signer(repo)?;
     if let Err(e) = approval::same_person_refused(&req.requester, &me.identity) {
         return refuse(ctx, &format!("refused: {e}"));
     }
@@ -174,7 +174,7 @@ pub fn approve(
             ),
         );
     };
-    if c.override_mode != OverrideMode::TwoKey {
+    if policy.tier_for(c) != Tier::TwoKey {
         return refuse(
             ctx,
             &format!(
@@ -183,30 +183,63 @@ pub fn approve(
             ),
         );
     }
-    if let Err(e) = approval::approver_allowed(&me.identity, &c.id, &c.approvers) {
+    if let Err(e) = approval::approver_allowed(&me.identity, &c.id, policy.approvers_for(c)) {
         return refuse(ctx, &format!("refused: {e}"));
     }
+    // What is approved is what this clone computes from the request's
+    // scope, never what the requester wrote.
+    let Some(scope) = &req.scope else {
+        return refuse(ctx, "refused: the request names no scope, so the blocker cannot be computed here; ask for a new request");
+    };
+    let remote = "origin";
+    let missing = crate::gate::recompute::missing(repo, scope);
+    if !missing.is_empty() {
+        // Fetch what the request names, then the remote's refs.
+        let mut args = vec!["fetch", "--quiet", "--no-tags", remote];
+        args.extend(missing.iter().map(String::as_str));
+        if crate::git::git_command(repo.common_dir(), &args).is_err() {
+            let _ = crate::git::git_command(repo.common_dir(), &["fetch", "--quiet", remote]);
+        }
+    }
+    let recomputed = match crate::gate::recompute::recompute(
+        repo,
+        &policy,
+        scope,
+        &req.fingerprint,
+        remote,
+    )? {
+        Ok(r) => r,
+        Err(crate::gate::recompute::Refusal::Missing(sha)) => {
+            return refuse(ctx, &format!("refused: object {sha} that the request names is not in this clone, even after `git fetch {remote}`: tollgate approves only what it can compute here (ask the requester to push it to a branch you can fetch)"));
+        }
+        Err(why) => {
+            return refuse(
+                ctx,
+                &format!(
+                    "refused: the request does not match what it names: {why}; the requester's description ({} at {}) is not what would be approved",
+                    crate::check::escape_controls(&req.constraint),
+                    req.location
+                ),
+            )
+        }
+    };
     let Some(mut tty) = Tty::open() else {
         return refuse(ctx, "approval needs a terminal: the approver must type the challenge code shown there (no controlling terminal found)");
     };
-    let f = Finding {
-        constraint: req.constraint.clone(),
-        kind: req.kind.clone(),
-        severity: req.severity,
-        override_mode: OverrideMode::TwoKey,
-        location: req.location.clone(),
-        evidence: String::new(),
-        fingerprint: req.fingerprint.clone(),
-    };
-    let context = format!(
-        "  requested by: {} <{}> ({})\n  repository: {}\n  fingerprint: {}\n  valid until: {}\n",
-        req.requester.name,
-        req.requester.email,
+    let f = recomputed.finding.clone();
+    let mut context = String::from("  computed here from the request's scope:\n");
+    for line in &recomputed.shown {
+        context.push_str(&format!("    {line}\n"));
+    }
+    context.push_str(&format!(
+        "  requested by: {} <{}> ({})\n  repository (their words): {}\n  fingerprint: {}\n  valid until: {}\n",
+        crate::check::escape_controls(&req.requester.name),
+        crate::check::escape_controls(&req.requester.email),
         req.requester.key_fingerprint,
-        req.repository,
+        crate::check::escape_controls(&req.repository),
         req.fingerprint,
         req.expires.to_rfc3339()
-    );
+    ));
     match challenge(&mut tty, &f, &req.reason, &context)? {
         Answer::Approved => {}
         Answer::Timeout => return refuse(ctx, "approval timed out; nothing was signed"),
@@ -266,9 +299,9 @@ pub fn accept(
     let policy = ctx.policy(Some(repo))?;
     let approvers = policy
         .constraint(&entry.constraint)
-        .map(|c| c.approvers.clone())
+        .map(|c| policy.approvers_for(c).to_vec())
         .unwrap_or_default();
-    let (signers, _) = records::local_signers(repo)?;
+    let (signers, _) = crate::audit::pipeline::local_signers(repo)?;
     if let Err(e) = approval::check_pair(&request, &encoded, &signers, &approvers) {
         return refuse(ctx, &format!("refused: {e}"));
     }

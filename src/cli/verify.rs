@@ -13,7 +13,7 @@ use clap::Args;
 use git2::Oid;
 use serde::Serialize;
 
-use super::records::ALLOWED_SIGNERS;
+use crate::audit::ALLOWED_SIGNERS;
 use super::{Ctx, Outcome};
 use crate::audit::verify::{self, Blocker, Judgement, RecordStatus};
 use crate::audit::{AllowedSigners, AuditRecord};
@@ -287,7 +287,7 @@ pub(super) fn judge_commits(
 ) -> anyhow::Result<(Vec<Shown>, Judgement, Vec<String>)> {
     let engine = Engine::new(policy);
     let mut out = Findings::default();
-    super::gate::scan_commits(repo, &engine, commits, &mut out)?;
+    crate::gate::scan_commits(repo, &engine, commits, &mut out)?;
     if let Some(u) = update {
         engine.check_ref_update(u, &mut out);
     }
@@ -328,15 +328,16 @@ pub(super) fn judge_commits(
         .filter(|(c, _)| judged.contains(c))
         .cloned()
         .collect();
-    let uses = verify::token_uses(notes);
-    let mut judgement = verify::judge(policy, signers, blockers, &on_judged, &uses);
+    let shapes = |c: &str| repo.shape_of(c);
+    let uses = verify::token_uses(notes, &shapes);
+    let mut judgement = verify::judge(policy, signers, blockers, &on_judged, &uses, &shapes);
     if policy
         .constraints
         .iter()
         .any(|c| c.max_overrides_per_week.is_some())
         && judgement.covered_by.iter().any(Option::is_some)
     {
-        let weekly = verify::weekly_counts(&verify::valid_records(notes, signers));
+        let weekly = verify::weekly_counts(&verify::valid_records(notes, signers, &shapes));
         judgement.check_budgets(policy, &weekly);
     }
     Ok((shown, judgement, allow_notes))

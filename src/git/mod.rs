@@ -164,6 +164,15 @@ impl Repo {
         Ok((c.parent_ids().next(), c.tree_id(), c.parent_count() > 1))
     }
 
+    /// The tree and first parent of a commit given as full hex, for
+    /// matching commit-time audit records; `None` for anything that is not
+    /// a commit here.
+    pub fn shape_of(&self, commit: &str) -> Option<(String, Option<String>)> {
+        let oid = Oid::from_str(commit).ok()?;
+        let (parent, tree, _) = self.commit_shape(oid).ok()?;
+        Some((tree.to_string(), parent.map(|p| p.to_string())))
+    }
+
     /// Resolves a revision to a commit id.
     pub fn resolve_commit(&self, rev: &str) -> Result<Oid, GitError> {
         self.repo
@@ -229,6 +238,47 @@ impl Repo {
             .diff_tree_to_index(head_tree.as_ref(), Some(&index), Some(&mut diff_options()))
             .ctx(|| "cannot diff the index against HEAD".into())?;
         self.feed_diff(diff, None, &mut Seen::new(), f)
+    }
+
+    /// Feeds the changes from `parent`'s tree (the empty tree for `None`)
+    /// to `tree` to `f`, as a commit of that tree on that parent would
+    /// bring them: how another clone recomputes a commit-time blocker.
+    pub fn tree_changes(
+        &self,
+        parent: Option<Oid>,
+        tree: Oid,
+        f: &mut dyn FnMut(&ContentChange<'_>),
+    ) -> Result<(), GitError> {
+        let tree = self
+            .repo
+            .find_tree(tree)
+            .ctx(|| format!("cannot read tree {tree}"))?;
+        let parent_tree = match parent {
+            Some(p) => Some(
+                self.repo
+                    .find_commit(p)
+                    .and_then(|c| c.tree())
+                    .ctx(|| format!("cannot read the tree of {p}"))?,
+            ),
+            None => None,
+        };
+        let diff = self
+            .repo
+            .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut diff_options()))
+            .ctx(|| "cannot diff the trees".into())?;
+        self.feed_diff(diff, None, &mut Seen::new(), f)
+    }
+
+    /// Whether an object exists here.
+    pub fn has_object(&self, id: Oid) -> bool {
+        self.repo.odb().is_ok_and(|o| o.exists(id))
+    }
+
+    /// A commit's subject line (lossy UTF-8), for showing what is approved.
+    pub fn subject(&self, commit: Oid) -> Option<String> {
+        let c = self.repo.find_commit(commit).ok()?;
+        let s = String::from_utf8_lossy(c.message_bytes()).into_owned();
+        s.lines().next().map(str::to_owned)
     }
 
     /// Feeds the changes of one commit against its first parent to `f`.

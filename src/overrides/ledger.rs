@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::check::Location;
-use crate::policy::Severity;
+use crate::check::{EventKind, Location};
+use crate::policy::{Severity, Tier};
 use crate::state::write_atomic;
 
 /// What went wrong with the ledger.
@@ -113,8 +113,8 @@ pub struct Entry {
     pub severity: Severity,
     /// Where the blocker was.
     pub location: Location,
-    /// `commit` or `push`.
-    pub event: String,
+    /// The operation it was minted for.
+    pub event: EventKind,
     /// Why the person overrode it.
     pub reason: String,
     /// Reason code from `[overrides] reasons`.
@@ -122,8 +122,8 @@ pub struct Entry {
     pub code: Option<String>,
     /// Who requested it.
     pub who: Who,
-    /// `challenge` (terminal) or `two-key`.
-    pub method: String,
+    /// The approval tier it was minted with.
+    pub method: Tier,
     /// When requested / minted.
     pub minted: DateTime<Utc>,
     /// When it stops being valid.
@@ -134,6 +134,10 @@ pub struct Entry {
     /// What consumed it.
     #[serde(default)]
     pub used_for: Option<String>,
+    /// `challenge` and `presence`: the signed grant (`tggrant1_…`) that
+    /// binds the token's hash to the blocker; the audit record carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<String>,
     /// Two-key: the signed request (`tgreq1_…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<String>,
@@ -375,11 +379,12 @@ pub(crate) mod tests {
             kind: "secret".into(),
             severity: Severity::Block,
             location: Location::default(),
-            event: "commit".into(),
+            event: crate::check::EventKind::Commit,
             reason: "r".into(),
             code: None,
             who: Who::default(),
-            method: "challenge".into(),
+            method: Tier::Challenge,
+            grant: None,
             minted: expires - chrono::Duration::hours(1),
             expires,
             used_at: None,

@@ -25,7 +25,7 @@ pub use allow::AllowRule;
 pub use diag::{Diagnostic, Diagnostics};
 pub use glob::{BranchSet, PathSet};
 use model::*;
-pub use model::{BranchOp, OverrideMode, Severity, WarningMode};
+pub use model::{BranchOp, OverrideMode, Severity, Tier, WarningMode};
 pub use packs::{builtin_pack, BUILTIN_PACKS};
 pub use pattern::Pattern;
 use pattern::PatternError;
@@ -63,6 +63,14 @@ pub struct Policy {
     pub max_ttl: Option<Duration>,
     /// `[overrides] reasons`: when non-empty, `--code` must be one of them.
     pub reasons: Vec<String>,
+    /// `[overrides] approval`: the weakest tier accepted for any blocker.
+    pub approval: Tier,
+    /// `[overrides] approvers`: who may approve when the tier is
+    /// `two-key` and a constraint names no approvers of its own.
+    pub approvers: Vec<String>,
+    /// `[overrides] approver-presence`: a two-key approver's signature
+    /// must itself show a security key's user-presence flag.
+    pub approver_presence: bool,
     /// Names of the sources merged, in order (`builtin:recommended`, `.tollgate.toml`).
     pub sources: Vec<String>,
     /// `[[allow]]` rules, validated.
@@ -88,6 +96,10 @@ pub struct Constraint {
     pub approvers: Vec<String>,
     /// How many overrides of this constraint a week `verify` accepts.
     pub max_overrides_per_week: Option<u32>,
+    /// The constraint's own approval tier (`approval`, or `two-key` for
+    /// `override = "two-key"`); the policy's `[overrides] approval` may
+    /// raise it, never lower it: see [`Policy::tier_for`].
+    pub approval: Tier,
     /// The kind and its compiled fields.
     pub kind: Kind,
     /// Where it was defined (`builtin:recommended`, `.tollgate.toml`).
@@ -232,6 +244,15 @@ impl Loader {
             if o.max_allow_days.is_some() {
                 self.overrides.max_allow_days = o.max_allow_days;
             }
+            if o.approval.is_some() {
+                self.overrides.approval = o.approval;
+            }
+            if !o.approvers.is_empty() {
+                self.overrides.approvers = o.approvers;
+            }
+            if o.approver_presence.is_some() {
+                self.overrides.approver_presence = o.approver_presence;
+            }
         }
         for (a, span) in parsed.allows {
             self.allows.push((src.clone(), a, span));
@@ -299,6 +320,23 @@ impl Loader {
                 .iter()
                 .map(|r| r.get_ref().clone())
                 .collect(),
+            approval: self
+                .overrides
+                .approval
+                .as_ref()
+                .map(|t| *t.get_ref())
+                .unwrap_or_default(),
+            approvers: self
+                .overrides
+                .approvers
+                .iter()
+                .map(|a| a.get_ref().clone())
+                .collect(),
+            approver_presence: self
+                .overrides
+                .approver_presence
+                .as_ref()
+                .is_some_and(|p| *p.get_ref()),
             sources: self.sources,
             allows,
             raw_settings: self.settings,
@@ -504,6 +542,22 @@ fn check_overrides(o: &RawOverrides, report: &mut impl FnMut(Range<usize>, Strin
             report(ttl.span(), msg);
         }
     }
+    if let Some(t) = &o.approval {
+        if *t.get_ref() == Tier::TwoKey && o.approvers.is_empty() {
+            report(
+                t.span(),
+                "`approval = \"two-key\"` for every blocker needs `approvers` in `[overrides]` (principal patterns such as `*@security.example.com`)".into(),
+            );
+        }
+    }
+    if let Some(a) = o.approvers.first() {
+        if o.approval.as_ref().map(|t| *t.get_ref()) != Some(Tier::TwoKey) {
+            report(
+                a.span(),
+                "`[overrides] approvers` only applies with `approval = \"two-key\"`".into(),
+            );
+        }
+    }
     for r in &o.reasons {
         if !is_kebab(r.get_ref()) {
             report(
@@ -537,7 +591,7 @@ fn compile(
         ok = false;
         report(span, msg)
     };
-    let (id, description, severity, override_mode, max_ttl, approvers, budget) = each_raw!(&raw, c => (
+    let (id, description, severity, override_mode, max_ttl, approvers, budget, approval) = each_raw!(&raw, c => (
         c.id.clone(),
         c.description.clone(),
         c.severity,
@@ -545,6 +599,7 @@ fn compile(
         c.max_ttl.clone(),
         c.approvers.clone(),
         c.max_overrides_per_week.clone(),
+        c.approval.clone(),
     ));
     if !is_kebab(id.get_ref()) {
         fail(
@@ -563,7 +618,38 @@ fn compile(
         }
     });
     let mode_span = override_mode.as_ref().map_or(id.span(), |m| m.span());
-    let override_mode = override_mode.map(Spanned::into_inner).unwrap_or_default();
+    let mut override_mode = override_mode.map(Spanned::into_inner).unwrap_or_default();
+    // `override = "two-key"` and `approval = "two-key"` mean the same;
+    // anything that contradicts them is refused where it is written.
+    let tier = match (&approval, override_mode) {
+        (Some(t), OverrideMode::Never) => {
+            fail(
+                t.span(),
+                "`approval` does not apply to `override = \"never\"`: nothing approves a blocker that may never be overridden".into(),
+            );
+            Tier::Challenge
+        }
+        (Some(t), OverrideMode::TwoKey) if *t.get_ref() != Tier::TwoKey => {
+            fail(
+                t.span(),
+                format!(
+                    "`approval = \"{}\"` contradicts `override = \"two-key\"`, which already means `approval = \"two-key\"`",
+                    t.get_ref().as_str()
+                ),
+            );
+            Tier::TwoKey
+        }
+        (Some(t), _) => *t.get_ref(),
+        (None, OverrideMode::TwoKey) => Tier::TwoKey,
+        (None, _) => Tier::Challenge,
+    };
+    let mode_span = approval
+        .as_ref()
+        .filter(|t| *t.get_ref() == Tier::TwoKey)
+        .map_or(mode_span, |t| t.span());
+    if tier == Tier::TwoKey {
+        override_mode = OverrideMode::TwoKey;
+    }
     if override_mode == OverrideMode::TwoKey && approvers.is_empty() {
         fail(
             mode_span,
@@ -587,7 +673,7 @@ fn compile(
         if let Some(a) = approvers.first() {
             fail(
                 a.span(),
-                "`approvers` only applies to `override = \"two-key\"`".into(),
+                "`approvers` only applies to `override = \"two-key\"` (or `approval = \"two-key\"`)".into(),
             );
         }
     }
@@ -641,6 +727,7 @@ fn compile(
         max_ttl,
         approvers: approvers.into_iter().map(Spanned::into_inner).collect(),
         max_overrides_per_week: budget.map(Spanned::into_inner),
+        approval: tier,
         kind,
         origin: origin.to_string(),
         raw,
@@ -779,6 +866,33 @@ pub fn parse_ttl(s: &str) -> Result<Duration, String> {
 }
 
 impl Policy {
+    /// The tier a blocker of `c` needs: the stronger of the policy's
+    /// `[overrides] approval` and the constraint's own.
+    pub fn tier_for(&self, c: &Constraint) -> Tier {
+        self.approval.max(c.approval)
+    }
+
+    /// Who may approve a two-key override of `c`: its own `approvers`,
+    /// else `[overrides] approvers`.
+    pub fn approvers_for<'a>(&'a self, c: &'a Constraint) -> &'a [String] {
+        if c.approvers.is_empty() {
+            &self.approvers
+        } else {
+            &c.approvers
+        }
+    }
+
+    /// The strictest tier this policy asks for anywhere.
+    pub fn strictest_tier(&self) -> Tier {
+        self.constraints
+            .iter()
+            .filter(|c| c.override_mode != OverrideMode::Never)
+            .map(|c| self.tier_for(c))
+            .max()
+            .unwrap_or(self.approval)
+            .max(self.approval)
+    }
+
     /// The constraint with this id.
     pub fn constraint(&self, id: &str) -> Option<&Constraint> {
         self.constraints.iter().find(|c| c.id == id)

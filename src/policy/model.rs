@@ -52,6 +52,46 @@ impl OverrideMode {
     }
 }
 
+/// What must approve an override, weakest first: `verify` and
+/// `pre-receive` refuse a record whose approval is below the tier the
+/// trusted policy demands for its constraint.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Deserialize, Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tier {
+    /// The terminal challenge code: stops a tool without a terminal and a
+    /// reflexive `--yes`, not a determined program. Self-attested.
+    #[default]
+    Challenge,
+    /// An approval signed at mint time by the person's FIDO security key
+    /// with the user-presence flag: only a touch makes it.
+    Presence,
+    /// A second person, with their own key, signs the approval.
+    TwoKey,
+}
+
+impl Tier {
+    /// The word used in policy files, records and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Challenge => "challenge",
+            Tier::Presence => "presence",
+            Tier::TwoKey => "two-key",
+        }
+    }
+
+    /// Parses the word of [`Tier::as_str`].
+    pub fn parse(s: &str) -> Option<Tier> {
+        match s {
+            "challenge" => Some(Tier::Challenge),
+            "presence" => Some(Tier::Presence),
+            "two-key" => Some(Tier::TwoKey),
+            _ => None,
+        }
+    }
+}
+
 /// Which operations a protected branch constrains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -86,6 +126,8 @@ macro_rules! raw_constraint {
             pub approvers: Vec<Spanned<String>>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub max_overrides_per_week: Option<Spanned<u32>>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub approval: Option<Spanned<Tier>>,
             $($(#[$m])* pub $field: $ty),*
         }
     };
@@ -174,4 +216,10 @@ pub struct RawOverrides {
     pub reasons: Vec<Spanned<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_allow_days: Option<Spanned<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Spanned<Tier>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver_presence: Option<Spanned<bool>>,
 }

@@ -1,0 +1,136 @@
+//! The gate: one event from git to a verdict, shared by the hooks, `check`,
+//! `override`, `verify` and `pre-receive`.
+//!
+//! It owns what is checked ([`Event`]) and how it is scanned, the scope a
+//! blocker was computed from ([`scope`]), and recomputing a blocker in
+//! another clone from that scope ([`recompute`]). It takes a policy, a
+//! repository and plain values, and returns values: it never prints, reads
+//! the terminal or the environment, and never takes the CLI's context.
+
+pub mod recompute;
+pub mod scope;
+
+use std::collections::HashSet;
+
+use crate::check::{Engine, EventKind, Finding, Findings};
+use crate::git::{PushLine, Repo};
+
+/// What is checked.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The staged index against `HEAD`.
+    Staged,
+    /// A push: remote name or URL, and the pre-push lines.
+    Push {
+        remote: String,
+        lines: Vec<PushLine>,
+    },
+    /// `base..head` (`base` `None`: all of `head`'s history).
+    Range {
+        base: Option<git2::Oid>,
+        head: git2::Oid,
+    },
+    /// Every commit reachable from any ref.
+    History,
+}
+
+impl Event {
+    /// The operation an override of this event's blockers is for; `None`
+    /// for ranges and history, whose blockers `verify` judges.
+    pub fn kind(&self) -> Option<EventKind> {
+        match self {
+            Event::Staged => Some(EventKind::Commit),
+            Event::Push { .. } => Some(EventKind::Push),
+            _ => None,
+        }
+    }
+
+    /// `commit`, `push`, `range` or `history`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::Staged => "commit",
+            Event::Push { .. } => "push",
+            Event::Range { .. } => "range",
+            Event::History => "history",
+        }
+    }
+}
+
+/// Runs every constraint over the event.
+pub fn evaluate(repo: &Repo, engine: &Engine<'_>, event: &Event) -> anyhow::Result<Vec<Finding>> {
+    let mut out = Findings::default();
+    match event {
+        Event::Staged => {
+            if engine.needs_commit_target() {
+                engine.check_commit_target(&repo.commit_target()?, &mut out);
+            }
+            repo.staged_changes(&mut |c| engine.check_content(c, &mut out))?;
+        }
+        Event::Push { remote, lines } => {
+            let plan = repo.push_plan(remote, lines)?;
+            for u in &plan.updates {
+                engine.check_ref_update(u, &mut out);
+            }
+            scan_commits(repo, engine, &plan.commits, &mut out)?;
+        }
+        Event::Range { base, head } => {
+            scan_commits(repo, engine, &repo.range_commits(*base, *head)?, &mut out)?
+        }
+        Event::History => scan_commits(repo, engine, &repo.all_commits()?, &mut out)?,
+    }
+    Ok(out.into_vec())
+}
+
+/// Checks the content each commit brings against its first parent, oldest
+/// first; a path/blob pair already scanned is not read again.
+pub fn scan_commits(
+    repo: &Repo,
+    engine: &Engine<'_>,
+    commits: &[git2::Oid],
+    out: &mut Findings,
+) -> anyhow::Result<()> {
+    let mut seen = HashSet::new();
+    for &c in commits {
+        repo.commit_changes(c, &mut seen, &mut |ch| engine.check_content(ch, out))?;
+    }
+    Ok(())
+}
+
+/// The branches (full ref names) an event targets, for allow rules with
+/// `branches`: the checked-out branch for a commit, every pushed ref for a
+/// push, none for ranges and history.
+pub fn event_branches(repo: &Repo, event: &Event) -> Vec<String> {
+    match event {
+        Event::Staged => repo
+            .commit_target()
+            .ok()
+            .and_then(|t| t.branch)
+            .map(|b| vec![format!("refs/heads/{b}")])
+            .unwrap_or_default(),
+        Event::Push { lines, .. } => lines.iter().map(|l| l.remote_ref.clone()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// What a consumed token was used for, in the ledger's words.
+pub fn used_for(event: &Event, repo: &Repo) -> String {
+    match event {
+        Event::Push { remote, lines } => format!(
+            "push to `{remote}` of {}",
+            lines
+                .iter()
+                .map(|l| format!("`{}`", l.remote_ref))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ => match repo.commit_target() {
+            Ok(t) => format!(
+                "commit on `{}` (tree {})",
+                t.branch.as_deref().unwrap_or("detached HEAD"),
+                crate::audit::record::short(&t.tree)
+            ),
+            Err(_) => "commit".into(),
+        },
+    }
+}
+
