@@ -39,8 +39,11 @@ fn records_of_the_consumption(repo: &Repo) -> usize {
                 .filter(|e| {
                     let p: serde_json::Value =
                         serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
+                    // A pending file holds the signed record line.
+                    let record: serde_json::Value =
+                        serde_json::from_str(p["line"].as_str().unwrap()).unwrap();
                     let consumed: chrono::DateTime<chrono::Utc> =
-                        p["record"]["consumed"].as_str().unwrap().parse().unwrap();
+                        record["consumed"].as_str().unwrap().parse().unwrap();
                     consumed.timestamp_millis() == used_at.timestamp_millis()
                 })
                 .count()

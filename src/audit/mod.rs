@@ -49,7 +49,7 @@ pub enum AuditError {
     },
     /// A record's `v` is not one this tollgate reads.
     #[error(
-        "unsupported audit record version {found} (this tollgate reads version {FORMAT_VERSION})"
+        "unsupported audit record version {found} (this tollgate reads versions 1 and {FORMAT_VERSION})"
     )]
     UnsupportedVersion {
         /// The version found, as written.

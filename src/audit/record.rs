@@ -588,13 +588,20 @@ pub(crate) mod tests {
             m["requester"]["extra"] = Value::Bool(true);
         });
         assert!(parse_line(&unknown_nested).is_err());
+        let v3 = edit(&|m| {
+            m.insert("v".into(), Value::from(3));
+        });
+        let err = parse_line(&v3).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unsupported audit record version 3 (this tollgate reads versions 1 and 2)"
+        );
+        // A version-2 challenge record must carry its grant.
         let v2 = edit(&|m| {
             m.insert("v".into(), Value::from(2));
         });
-        let err = parse_line(&v2).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "unsupported audit record version 2 (this tollgate reads version 1)"
+        assert!(
+            matches!(parse_line(&v2), Err(AuditError::InvalidRecord { why }) if why.contains("carries a grant")),
         );
         let vfloat = line.replace(",\"v\":1}", ",\"v\":1.0}");
         assert!(

@@ -551,7 +551,7 @@ mod tests {
             &r,
         );
         assert!(
-            matches!(&j.records[0].status, RecordStatus::Invalid(w) if w.contains("needs a two-key approval"))
+            matches!(&j.records[0].status, RecordStatus::Invalid(w) if w.contains("needs approval tier `two-key`; this record's approval is `challenge` (self-attested)"))
         );
 
         // The record's token lived 1h; a 30m ceiling refuses it.

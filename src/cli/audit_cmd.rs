@@ -302,7 +302,7 @@ fn report(
             for (name, counts) in &groups {
                 out.push_str(&format!("\nby {name}:\n"));
                 for (k, n) in counts {
-                    out.push_str(&format!("  {n:>5}  {k}\n"));
+                    out.push_str(&format!("  {n:>5}  {}\n", esc(k)));
                 }
             }
             if !over.is_empty() {
@@ -402,20 +402,20 @@ fn sarif(lines: &[Line]) -> String {
 fn summary(l: &Line) -> String {
     let sig = match &l.why {
         None => "signature valid".to_string(),
-        Some(w) => format!("INVALID: {w}"),
+        Some(w) => format!("INVALID: {}", esc(w)),
     };
     match &l.record {
         Some(r) => format!(
             "{}  {}  {} <{}>  `{}` at {}  \"{}\"  [{sig}]",
-            &l.commit[..12],
+            short(&l.commit),
             r.consumed.format("%Y-%m-%d %H:%M:%SZ"),
-            r.requester.name,
-            r.requester.email,
-            r.constraint,
+            esc(&r.requester.name),
+            esc(&r.requester.email),
+            esc(&r.constraint),
             r.location,
-            r.reason
+            esc(&r.reason)
         ),
-        None => format!("{}  line {}  [{sig}]", &l.commit[..12], l.line),
+        None => format!("{}  line {}  [{sig}]", short(&l.commit), l.line),
     }
 }
 
@@ -423,39 +423,51 @@ fn detail(l: &Line) -> String {
     let mut s = format!("record on commit {} (line {})\n", l.commit, l.line);
     match &l.why {
         None => s.push_str("  signature:   valid (namespace tollgate)\n"),
-        Some(w) => s.push_str(&format!("  signature:   INVALID: {w}\n")),
+        Some(w) => s.push_str(&format!("  signature:   INVALID: {}\n", esc(w))),
     }
     if let Some(r) = &l.record {
         let rows = [
             ("token", crate::overrides::token_id(&r.token_id)),
             (
                 "constraint",
-                format!("{} ({}, {})", r.constraint, r.kind, r.severity.as_str()),
+                format!(
+                    "{} ({}, {})",
+                    esc(&r.constraint),
+                    esc(&r.kind),
+                    r.severity.as_str()
+                ),
             ),
             ("location", r.location.to_string()),
             ("fingerprint", r.fingerprint.clone()),
             (
                 "reason",
                 match &r.reason_code {
-                    Some(c) => format!("[{c}] {}", r.reason),
-                    None => r.reason.clone(),
+                    Some(c) => format!("[{}] {}", esc(c), esc(&r.reason)),
+                    None => esc(&r.reason).into_owned(),
                 },
             ),
             (
                 "requester",
                 format!(
                     "{} <{}> {}",
-                    r.requester.name, r.requester.email, r.requester.key_fingerprint
+                    esc(&r.requester.name),
+                    esc(&r.requester.email),
+                    r.requester.key_fingerprint
                 ),
             ),
             (
                 "approver",
                 format!(
-                    "{} <{}> {} ({})",
-                    r.approver.name,
-                    r.approver.email,
+                    "{} <{}> {} ({}{})",
+                    esc(&r.approver.name),
+                    esc(&r.approver.email),
                     r.approver.key_fingerprint,
-                    r.approval.as_str()
+                    r.approval.as_str(),
+                    if r.approval == crate::policy::Tier::Challenge {
+                        ", self-attested"
+                    } else {
+                        ""
+                    }
                 ),
             ),
             ("minted", r.minted.to_rfc3339()),
@@ -476,4 +488,14 @@ fn json(v: &serde_json::Value) -> String {
     let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
     s.push('\n');
     s
+}
+
+/// Anything a person typed, as shown on a terminal: control and bidi
+/// characters escaped (JSON output keeps the exact text).
+fn esc(s: &str) -> std::borrow::Cow<'_, str> {
+    crate::check::escape_controls(s)
+}
+
+fn short(sha: &str) -> &str {
+    crate::audit::record::short(sha)
 }

@@ -713,7 +713,7 @@ fn list(
             e.state_at(now).as_str(),
             e.constraint,
             e.expires.format("%Y-%m-%d %H:%M:%SZ"),
-            e.reason
+            esc(&e.reason)
         );
     }
     ctx.printer.stdout(&out);
@@ -749,9 +749,12 @@ fn status(
         e.severity.as_str(),
         e.location,
         e.fingerprint,
-        e.reason,
-        e.code.as_ref().map(|c| format!(" [{c}]")).unwrap_or_default(),
-        e.who,
+        esc(&e.reason),
+        e.code
+            .as_ref()
+            .map(|c| format!(" [{}]", esc(c)))
+            .unwrap_or_default(),
+        esc(&e.who.to_string()),
         e.minted.to_rfc3339(),
         e.expires.to_rfc3339(),
     );
@@ -764,8 +767,8 @@ fn status(
             t.at.to_rfc3339(),
             t.from.map_or("-", |s| s.as_str()),
             t.to.as_str(),
-            t.who,
-            t.why
+            esc(&t.who),
+            esc(&t.why)
         );
     }
     ctx.printer.stdout(&out);
@@ -849,4 +852,10 @@ fn history(
     }
     ctx.printer.stdout(&out);
     Ok(Outcome::Pass)
+}
+
+/// Anything a person typed, as shown on a terminal: control and bidi
+/// characters escaped.
+fn esc(s: &str) -> std::borrow::Cow<'_, str> {
+    crate::check::escape_controls(s)
 }

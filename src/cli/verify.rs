@@ -238,15 +238,31 @@ fn sarif(policy: &Policy, shown: &[Shown], j: &Judgement, report: &Report<'_>) -
         let why = covered.and_then(|r| {
             let rec = j.records[r].record.as_ref()?;
             Some(format!(
-                "covered by the signed audit record of {} <{}> ({}, {}): {}",
+                "covered by the signed audit record of {} <{}> ({}, approval `{}`{}): {}",
                 rec.requester.name,
                 rec.requester.email,
                 crate::overrides::token_id(&rec.token_id),
                 rec.approval.as_str(),
+                if rec.approval == crate::policy::Tier::Challenge {
+                    ", self-attested"
+                } else {
+                    ""
+                },
                 rec.reason
             ))
         });
-        log.result(SarifResult::from_finding(s, why));
+        let mut res = SarifResult::from_finding(s, why);
+        if let Some(rec) = covered.and_then(|r| j.records[r].record.as_ref()) {
+            res.properties.insert(
+                "approval".into(),
+                serde_json::Value::String(rec.approval.as_str().into()),
+            );
+            res.properties.insert(
+                "selfAttested".into(),
+                serde_json::Value::Bool(rec.approval == crate::policy::Tier::Challenge),
+            );
+        }
+        log.result(res);
     }
     for s in shown.iter().filter(|s| s.allowed_by.is_some()) {
         let rule = s.allowed_by.clone().unwrap_or_default();
@@ -440,6 +456,11 @@ struct RecordRef<'a> {
     requester: &'a str,
     key_fingerprint: &'a str,
     approval: &'a str,
+    /// Only the requester's own key vouches for the approval (`challenge`):
+    /// it proves the developer's machine made it, not that a person did.
+    self_attested: bool,
+    approver: &'a str,
+    approver_key_fingerprint: &'a str,
     reason: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason_code: Option<&'a str>,
@@ -589,6 +610,9 @@ fn record_ref<'a>(commit: &'a str, line: usize, rec: &'a AuditRecord) -> RecordR
         requester: &rec.requester.email,
         key_fingerprint: &rec.requester.key_fingerprint,
         approval: rec.approval.as_str(),
+        self_attested: rec.approval == crate::policy::Tier::Challenge,
+        approver: &rec.approver.email,
+        approver_key_fingerprint: &rec.approver.key_fingerprint,
         reason: &rec.reason,
         reason_code: rec.reason_code.as_deref(),
         consumed: rec.consumed.to_rfc3339(),
@@ -606,14 +630,22 @@ pub(super) fn human(p: &Printer, r: &Report<'_>) {
     for b in &r.blockers {
         match &b.record {
             Some(rec) => p.info(&format!(
-                "  covered    {:<3} `{}` at {}\n             by {} ({}), {}: \"{}\"",
+                "  covered    {:<3} `{}` at {}\n             by {} ({}), {}, approval `{}`{}: \"{}\"",
                 b.id,
                 b.constraint,
                 b.location,
-                rec.requester,
+                esc(rec.requester),
                 rec.key_fingerprint,
                 crate::overrides::token_id(rec.token_id),
-                rec.reason
+                rec.approval,
+                if rec.self_attested {
+                    " (self-attested)"
+                } else if rec.approver != rec.requester {
+                    " by a second person"
+                } else {
+                    " (security-key touch)"
+                },
+                esc(rec.reason)
             )),
             None => p.error(&format!(
                 "uncovered {:<3} `{}` at {}: {}  (fingerprint {})",
@@ -669,6 +701,10 @@ pub(super) fn human(p: &Printer, r: &Report<'_>) {
     } else {
         p.error(&format!("verification failed ({line})"));
     }
+}
+
+fn esc(s: &str) -> std::borrow::Cow<'_, str> {
+    crate::check::escape_controls(s)
 }
 
 fn short(sha: &str) -> &str {

@@ -377,7 +377,10 @@ fn approvers_only_with_two_key() {
     let (msg, at) = one_problem(
         "[[force-push]]\nid = \"fp\"\nbranches = [\"main\"]\napprovers = [\"*@sec.example.com\"]\n",
     );
-    assert_eq!(msg, "`approvers` only applies to `override = \"two-key\"`");
+    assert_eq!(
+        msg,
+        "`approvers` only applies to `override = \"two-key\"` (or `approval = \"two-key\"`)"
+    );
     assert_eq!(at, (4, 14));
     let (msg, _) = one_problem(
         "[[force-push]]\nid = \"fp\"\noverride = \"never\"\nbranches = [\"main\"]\napprovers = [\"a@b\"]\n",
@@ -918,4 +921,46 @@ fn builtin_secret_patterns_compile_on_first_use() {
             }
         }
     }
+}
+
+#[test]
+fn approval_tiers_are_read_and_only_raise() {
+    let p = ok("[overrides]\napproval = \"presence\"\n\n[[force-push]]\nid = \"fp\"\nbranches = [\"main\"]\n\n[[force-push]]\nid = \"fp2\"\nbranches = [\"release\"]\napproval = \"two-key\"\napprovers = [\"*@sec.example.com\"]\n");
+    assert_eq!(p.approval, Tier::Presence);
+    let fp = p.constraint("fp").unwrap();
+    assert_eq!(p.tier_for(fp), Tier::Presence);
+    let fp2 = p.constraint("fp2").unwrap();
+    // `approval = "two-key"` means what `override = "two-key"` means.
+    assert_eq!(fp2.override_mode, OverrideMode::TwoKey);
+    assert_eq!(p.tier_for(fp2), Tier::TwoKey);
+    assert_eq!(p.strictest_tier(), Tier::TwoKey);
+    // A constraint's own `challenge` cannot lower the policy's floor.
+    let p = ok("[overrides]\napproval = \"presence\"\n\n[[force-push]]\nid = \"fp\"\nbranches = [\"main\"]\napproval = \"challenge\"\n");
+    assert_eq!(p.tier_for(p.constraint("fp").unwrap()), Tier::Presence);
+    // The default is `challenge`.
+    let p = ok("[[force-push]]\nid = \"fp\"\nbranches = [\"main\"]\n");
+    assert_eq!(p.tier_for(p.constraint("fp").unwrap()), Tier::Challenge);
+}
+
+#[test]
+fn contradictory_approval_settings_are_refused_where_written() {
+    let (msg, at) = one_problem(
+        "[[force-push]]\nid = \"fp\"\nbranches = [\"main\"]\noverride = \"two-key\"\napprovers = [\"a@b\"]\napproval = \"presence\"\n",
+    );
+    assert!(msg.contains("contradicts `override = \"two-key\"`"), "{msg}");
+    assert_eq!(at, (6, 12));
+    let (msg, at) = one_problem(
+        "[[force-push]]\nid = \"fp\"\nbranches = [\"main\"]\noverride = \"never\"\napproval = \"presence\"\n",
+    );
+    assert!(msg.contains("does not apply to `override = \"never\"`"), "{msg}");
+    assert_eq!(at, (5, 12));
+    let (msg, _) = one_problem(
+        "[[force-push]]\nid = \"fp\"\nbranches = [\"main\"]\napproval = \"two-key\"\n",
+    );
+    assert!(msg.contains("needs `approvers`"), "{msg}");
+    let (msg, at) = one_problem("[overrides]\napproval = \"two-key\"\n");
+    assert!(msg.contains("needs `approvers` in `[overrides]`"), "{msg}");
+    assert_eq!(at, (2, 12));
+    let (msg, _) = one_problem("[overrides]\napproval = \"touch\"\n");
+    assert!(msg.contains("unknown variant `touch`"), "{msg}");
 }
