@@ -38,7 +38,15 @@ fn a_minted_token_passes_its_blocker_once() {
     let records = repo.records(&head);
     assert_eq!(records.len(), 1, "{records:?}");
     assert!(records[0].contains("\"constraint\":\"aws-access-key-id\""));
-    assert!(records[0].contains(&format!("\"commit\":\"{head}\"")));
+    // Signed before the commit existed, it names the commit's tree and
+    // parent, and sits on the commit that has them.
+    let tree = repo
+        .git(&["rev-parse", &format!("{head}^{{tree}}")])
+        .out()
+        .trim()
+        .to_string();
+    assert!(records[0].contains(&format!("\"tree\":\"{tree}\"")), "{records:?}");
+    assert!(records[0].contains("\"commit\":\"\""), "{records:?}");
     assert!(!records[0].contains(AWS_KEY) && !records[0].contains(&token));
     assert!(!repo
         .git_dir()
@@ -125,6 +133,7 @@ fn expiry_is_enforced_with_the_injected_clock() {
 #[test]
 fn a_revoked_token_passes_nothing() {
     let repo = Repo::installed();
+    repo.signing_key("author");
     staged_secret(&repo, "cfg.py");
     repo.git(&["commit", "-qm", "x"]).code(1);
     let token = mint(&repo, "B1", &[], &[]);
@@ -152,6 +161,7 @@ fn a_revoked_token_passes_nothing() {
 #[test]
 fn refusals_each_have_their_own_message() {
     let repo = Repo::installed();
+    repo.signing_key("author");
     staged_secret(&repo, "cfg.py");
     repo.git(&["commit", "-qm", "x"]).code(1);
     // No terminal: refused, nothing minted.
@@ -225,6 +235,7 @@ fn never_constraints_cannot_be_overridden() {
 #[test]
 fn three_wrong_codes_deny_and_mint_nothing() {
     let repo = Repo::installed();
+    repo.signing_key("author");
     staged_secret(&repo, "cfg.py");
     repo.git(&["commit", "-qm", "x"]).code(1);
     let (code, out, _, screen) = override_in_pty(
@@ -308,11 +319,22 @@ fn a_force_push_to_main_passes_with_a_token() {
 }
 
 #[test]
-fn no_token_is_consumed_without_a_signing_key() {
+fn no_token_is_minted_or_consumed_without_a_signing_key() {
     let repo = Repo::installed();
     staged_secret(&repo, "cfg.py");
     repo.git(&["commit", "-qm", "x"]).code(1);
+    // Without a key no token is minted: it could never be consumed.
+    let (code, err) = refusal_in_pty(&repo, &["B1", "--reason", "r"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no SSH signing key is configured"), "{err}");
+    assert!(err.contains("no token was minted"), "{err}");
+    let list = repo.tollgate(&["override", "list", "--all", "--format", "json"]);
+    assert_eq!(list.out().trim(), "[]");
+    // Minted with a key that is then unset: not consumed.
+    repo.signing_key("author");
+    let key = repo.git(&["config", "tollgate.signingKey"]).out().trim().to_string();
     let token = mint(&repo, "B1", &[], &[]);
+    repo.git(&["config", "--unset", "tollgate.signingKey"]).success();
     repo.git_env(&["commit", "-qm", "x"], &[("TOLLGATE_TOKEN", &token)])
         .code(1)
         .stderr_has("no SSH signing key is configured")
@@ -327,11 +349,16 @@ fn no_token_is_consumed_without_a_signing_key() {
     repo.git_env(&["commit", "-qm", "x"], &[("TOLLGATE_TOKEN", &token)])
         .code(1)
         .stderr_has("`user.signingkey` is set for GPG");
-    // With git's own SSH signing configuration, it passes.
-    let (key, _) = repo.ssh_keygen("git-key");
+    // Another SSH key than the one the token was minted for is refused.
+    let (other, _) = repo.ssh_keygen("other-key");
     repo.git(&["config", "gpg.format", "ssh"]).success();
-    repo.git(&["config", "user.signingkey", key.to_str().unwrap()])
+    repo.git(&["config", "user.signingkey", other.to_str().unwrap()])
         .success();
+    repo.git_env(&["commit", "-qm", "x"], &[("TOLLGATE_TOKEN", &token)])
+        .code(1)
+        .stderr_has("was minted for");
+    // With git's own SSH signing configuration naming the same key, it passes.
+    repo.git(&["config", "user.signingkey", &key]).success();
     repo.git_env(&["commit", "-qm", "x"], &[("TOLLGATE_TOKEN", &token)])
         .success();
     assert_eq!(repo.records(&repo.head().unwrap()).len(), 1);
@@ -373,6 +400,7 @@ fn of_eight_hooks_racing_with_one_token_exactly_one_passes() {
 #[test]
 fn a_corrupt_ledger_blocks_and_is_kept() {
     let repo = Repo::installed();
+    repo.signing_key("author");
     staged_secret(&repo, "cfg.py");
     repo.git(&["commit", "-qm", "x"]).code(1);
     let token = mint(&repo, "B1", &[], &[]);
@@ -395,6 +423,7 @@ fn a_corrupt_ledger_blocks_and_is_kept() {
 #[test]
 fn reason_codes_are_required_when_the_policy_lists_them() {
     let repo = Repo::installed();
+    repo.signing_key("author");
     repo.policy(
         "extends = [\"builtin:recommended\"]\n[overrides]\nreasons = [\"hotfix\", \"false-positive\"]\n",
     );

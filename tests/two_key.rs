@@ -189,3 +189,88 @@ fn request_approve_accept_push_and_verify() {
         .code(1)
         .stderr_has("uncovered B1");
 }
+
+/// A two-key force push of `main`: Alice's history rewrite, blocked.
+fn forced_main(p: &People) -> String {
+    let alice = &p.alice;
+    alice.policy(
+        "extends = [\"builtin:recommended\"]\n\n[[force-push]]\nid = \"no-force-push-protected\"\nbranches = [\"main\", \"release/*\"]\noverride = \"two-key\"\napprovers = [\"bob@example.com\"]\n",
+    );
+    // Set-up, not under test: past the hooks.
+    alice.git(&["add", "-A"]).success();
+    alice
+        .git(&["commit", "-q", "--no-verify", "-m", "two-key force pushes"])
+        .success();
+    alice.write("work.txt", "shared work\n");
+    alice.commit_all("shared work");
+    alice
+        .git(&["push", "-q", "--no-verify", "origin", "main"])
+        .success();
+    alice.git(&["fetch", "-q", "origin"]).success();
+    p.bob.git(&["pull", "-q", "origin", "main"]).success();
+    alice.git(&["reset", "-q", "--hard", "HEAD~1"]).success();
+    alice.write("rewritten.txt", "history rewrite\n");
+    alice.commit_all("rewrite");
+    alice
+        .git(&["push", "--force", "origin", "main"])
+        .code(1)
+        .stderr_has("no-force-push-protected");
+    let r = alice.tollgate(&["override", "request", "B1", "--reason", "INC-9 rollback"]);
+    r.success();
+    r.out().trim().to_string()
+}
+
+#[test]
+fn approve_judges_the_blocker_it_computes_not_the_requesters_words() {
+    use tollgate::audit::approval::Request;
+    use tollgate::audit::SigningKey;
+    let p = people();
+    let request = forced_main(&p);
+    let alice_key = SigningKey::File(
+        p.alice
+            .git(&["config", "tollgate.signingKey"])
+            .out()
+            .trim()
+            .into(),
+    );
+    // The requester rewrites what the request shows (a scratch branch,
+    // "nothing ships from it") and its scope, keeps the fingerprint of the
+    // force push of `main`, and signs it again with their own key.
+    let mut req = Request::decode(&request).unwrap();
+    let scope = req.scope.clone().unwrap();
+    let hex = |s: &str| tollgate::policy::hex(s.as_bytes());
+    let mut lying = req.clone();
+    lying.location.ref_name = Some("refs/heads/release/0.0-scratch".into());
+    lying.reason = "scratch branch, nothing ships from it".into();
+    let mut s2 = scope.clone();
+    s2.fields[0] = hex("refs/heads/release/0.0-scratch");
+    lying.scope = Some(s2);
+    lying.signature = String::new();
+    let lying = lying.sign_and_encode(&alice_key).unwrap();
+    p.bob
+        .tollgate(&["override", "approve", &lying])
+        .code(1)
+        .stderr_has("fingerprint mismatch")
+        .stderr_has("refs/heads/release/0.0-scratch")
+        .stderr_has("is not what would be approved");
+    // Only the displayed ref is changed (the scope still names `main`):
+    // the approver is shown `main`, computed from the scope, and the
+    // requester's location nowhere as fact.
+    req.location.ref_name = Some("refs/heads/release/0.0-scratch".into());
+    req.signature = String::new();
+    let relabelled = req.sign_and_encode(&alice_key).unwrap();
+    let (code, out, err, screen) =
+        override_in_pty(&p.bob, &["approve", &relabelled], &[], &[Some("WRONG1"), Some("WRONG2"), Some("WRONG3")]);
+    assert_eq!(code, 1, "{out}\n{err}\n{screen}");
+    assert!(
+        screen.contains("computed here from the request's scope")
+            && screen.contains("ref `refs/heads/main`"),
+        "{screen}"
+    );
+    assert!(!screen.contains("release/0.0-scratch"), "{screen}");
+    // The honest request is approved, showing the same computed scope.
+    let (code, out, err, screen) = override_in_pty(&p.bob, &["approve", &request], &[], &[None]);
+    assert_eq!(code, 0, "{out}\n{err}\n{screen}");
+    assert!(screen.contains("ref `refs/heads/main`"), "{screen}");
+    assert!(screen.contains("reason (their words): \"INC-9 rollback\""), "{screen}");
+}

@@ -31,31 +31,18 @@ use crate::policy::{Severity, Tier};
 /// Prefix of an encoded grant.
 pub const GRANT_PREFIX: &str = "tggrant1_";
 
-/// What a blocker was computed from: enough for another clone to compute
-/// it again.
+/// What a blocker was computed from: the operation and the fingerprint's
+/// scope fields (lower-case hex of each field's bytes: a ref, shas, a path,
+/// a blob id or a secret's sha256, never a secret). Another clone
+/// recomputes the fingerprint from them, so what is shown to an approver is
+/// bound to what the token passes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scope {
     /// The operation that was blocked.
     pub event: EventKind,
-    /// Push: the ref on the remote.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub remote_ref: Option<String>,
-    /// Push: the remote's sha before (`None`: the ref is new).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub old: Option<String>,
-    /// Push: the pushed sha (`None`: a deletion).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub new: Option<String>,
-    /// Commit: the branch the commit lands on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub branch: Option<String>,
-    /// Commit: the parent (`None`: the first commit).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent: Option<String>,
-    /// Commit: the staged tree.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tree: Option<String>,
+    /// The fingerprint's scope fields, hex.
+    pub fields: Vec<String>,
 }
 
 /// The signed document a token is minted with.

@@ -405,6 +405,7 @@ pub fn check_entry(
     finding: &Finding,
     policy: &Policy,
     signers: &AllowedSigners,
+    consumer: &Identity,
 ) -> Result<(), String> {
     use crate::policy::Tier;
     let id = &entry.id;
@@ -433,6 +434,15 @@ pub fn check_entry(
                 .unwrap_or_default();
             let (req, _) = super::approval::check_pair(request, approval, signers, &approvers)
                 .map_err(|e| format!("ledger entry {id}: {e}"))?;
+            if req.requester.key_fingerprint != consumer.key_fingerprint {
+                return Err(format!(
+                    "token {id} was minted for {} ({}); you are signing as {} ({}): only the person it was minted for can use it",
+                    req.requester.email,
+                    req.requester.key_fingerprint,
+                    consumer.email,
+                    consumer.key_fingerprint
+                ));
+            }
             if req.fingerprint != finding.fingerprint || req.expires != entry.expires {
                 return Err(format!(
                     "ledger entry {id} does not match its signed request (blocker or lifetime edited)"
@@ -454,6 +464,17 @@ pub fn check_entry(
             {
                 return Err(format!(
                     "ledger entry {id} does not match its signed grant (token, blocker, tier or lifetime edited)"
+                ));
+            }
+            if g.requester.key_fingerprint != consumer.key_fingerprint
+                || !g.requester.email.eq_ignore_ascii_case(&consumer.email)
+            {
+                return Err(format!(
+                    "token {id} was minted for {} ({}); you are signing as {} ({}): only the person it was minted for can use it",
+                    g.requester.email,
+                    g.requester.key_fingerprint,
+                    consumer.email,
+                    consumer.key_fingerprint
                 ));
             }
             g.verify(signers)

@@ -509,6 +509,7 @@ mod tests {
                 location: Location::default(),
                 evidence: String::new(),
                 fingerprint: r.fingerprint.clone(),
+                scope: Vec::new(),
             },
             commit: r.commit.clone(),
         }

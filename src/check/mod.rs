@@ -206,6 +206,12 @@ pub struct Finding {
     pub evidence: String,
     /// sha256 of the constraint id, kind and scope: what a token is bound to.
     pub fingerprint: String,
+    /// The scope fields the fingerprint was computed from, each as
+    /// lower-case hex of its bytes (a path, a sha, a secret's sha256; never
+    /// a secret). Grants and two-key requests carry them so that another
+    /// clone can recompute the fingerprint and show what it binds.
+    #[serde(skip)]
+    pub scope: Vec<String>,
 }
 
 /// The engine for one policy.
@@ -322,6 +328,7 @@ pub(crate) fn finding(
         severity: c.severity,
         override_mode: c.override_mode,
         fingerprint: fingerprint(&c.id, c.kind.name(), scope),
+        scope: scope.iter().map(|b| crate::policy::hex(b)).collect(),
         location,
         evidence,
     }
@@ -339,6 +346,10 @@ fn unscanned(change: &ContentChange<'_>) -> Finding {
             "unscanned",
             &[change.path, change.blob.as_bytes()],
         ),
+        scope: vec![
+            crate::policy::hex(change.path),
+            crate::policy::hex(change.blob.as_bytes()),
+        ],
         location: Location {
             path: Some(display_path(change.path)),
             commit: change.commit.map(str::to_string),

@@ -403,6 +403,7 @@ fn findings_push_deduplicates_by_fingerprint() {
         location: Location::default(),
         evidence: "e".into(),
         fingerprint: "f1".into(),
+        scope: Vec::new(),
     };
     let mut out = Findings::default();
     assert!(out.is_empty());
@@ -414,6 +415,7 @@ fn findings_push_deduplicates_by_fingerprint() {
     assert_eq!(out.len(), 1);
     out.push(Finding {
         fingerprint: "f2".into(),
+        scope: Vec::new(),
         ..f
     });
     assert_eq!(out.len(), 2);

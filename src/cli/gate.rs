@@ -283,7 +283,7 @@ fn consume(
     let at_commit = !matches!(event, Event::Push { .. });
     let (local, listed) = pipeline::local_signers(repo)?;
     for (finding, entry) in pairs {
-        if let Err(why) = pipeline::check_entry(entry, finding, engine.policy(), &local) {
+        if let Err(why) = pipeline::check_entry(entry, finding, engine.policy(), &local, &signer.identity) {
             anyhow::bail!("{why}; nothing was consumed");
         }
     }

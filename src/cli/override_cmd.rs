@@ -417,7 +417,10 @@ pub(super) fn prepare(
             Some(_) => {}
         }
     }
-    let scope = crate::gate::scope::scope_of(repo, &event, f)?;
+    let scope = crate::gate::scope::scope_of(
+        event.kind().unwrap_or(crate::check::EventKind::Commit),
+        f,
+    );
     let ttl = match resolve_ttl(&policy, c, asked.ttl.as_deref()) {
         Ok(t) => t,
         Err(msg) => return Ok(Err(msg)),

@@ -192,7 +192,8 @@ pub fn approve(
         return refuse(ctx, "refused: the request names no scope, so the blocker cannot be computed here; ask for a new request");
     };
     let remote = "origin";
-    let missing = crate::gate::recompute::missing(repo, scope);
+    let missing =
+        crate::gate::recompute::missing(repo, &req.kind, scope, req.location.commit.as_deref());
     if !missing.is_empty() {
         // Fetch what the request names, then the remote's refs.
         let mut args = vec!["fetch", "--quiet", "--no-tags", remote];
@@ -204,19 +205,18 @@ pub fn approve(
     let recomputed = match crate::gate::recompute::recompute(
         repo,
         &policy,
+        &req.constraint,
+        &req.kind,
         scope,
         &req.fingerprint,
-        remote,
+        req.location.commit.as_deref(),
     )? {
         Ok(r) => r,
-        Err(crate::gate::recompute::Refusal::Missing(sha)) => {
-            return refuse(ctx, &format!("refused: object {sha} that the request names is not in this clone, even after `git fetch {remote}`: tollgate approves only what it can compute here (ask the requester to push it to a branch you can fetch)"));
-        }
         Err(why) => {
             return refuse(
                 ctx,
                 &format!(
-                    "refused: the request does not match what it names: {why}; the requester's description ({} at {}) is not what would be approved",
+                    "refused: {why}; the requester's description (`{}` at {}) is not what would be approved",
                     crate::check::escape_controls(&req.constraint),
                     req.location
                 ),

@@ -1,209 +1,258 @@
 //! Recomputing a blocker in this clone from the scope another person's
 //! request names, so that an approver judges what tollgate computes here,
 //! never what the requester wrote.
+//!
+//! Two levels: the fingerprint is always recomputed from the scope fields
+//! (so what is shown is exactly what a token would pass); and where the
+//! commits are in this clone (after a fetch), the constraint is run again
+//! with this clone's policy and must produce the same blocker.
 
 use git2::Oid;
 
 use crate::audit::grant::Scope;
-use crate::check::{CommitTarget, Engine, EventKind, Finding, Findings};
-use crate::git::{PushLine, Repo};
-use crate::policy::Policy;
+use crate::check::{Engine, Finding, Findings, Location, RefUpdate};
+use crate::git::Repo;
+use crate::policy::{Policy, Severity};
 
-use super::Event;
+use super::scope::{fields, fingerprint_of, Field};
 
-/// A blocker as this clone computes it, with what a person needs to judge
-/// it: the ref update and its commits, or the commit's branch and tree.
+/// A blocker as this clone computes it.
 #[derive(Debug, Clone)]
 pub struct Recomputed {
-    /// The finding, computed here.
+    /// The blocker, located from the scope fields (and, when it was run
+    /// again here, the finding's own location).
     pub finding: Finding,
-    /// Lines describing the scope, computed here (ref, old..new, the
-    /// commits with their subjects; or branch, parent and tree).
+    /// Lines for the approver, computed here: the scope fields, and the
+    /// commits with their subjects where this clone has them.
     pub shown: Vec<String>,
+    /// Whether the constraint was run again here (all commits present) and
+    /// produced this blocker; `false` when only the fingerprint could be
+    /// checked.
+    pub rerun: bool,
 }
 
-/// Why a blocker cannot be recomputed or does not match.
+/// Why a request cannot be approved here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    /// An object the scope names is not in this clone (fetch it first).
-    Missing(String),
-    /// The scope is incomplete (a malformed or hand-made request).
-    Incomplete(&'static str),
-    /// Recomputed, no finding has the request's fingerprint; the findings
-    /// that the scope does produce here, as `constraint at location`.
-    Mismatch(Vec<String>),
+    /// The scope is malformed (a hand-made request).
+    Malformed(String),
+    /// The scope's fields do not give the request's fingerprint: what the
+    /// request shows is not what its token would pass. Holds what the
+    /// fields describe.
+    Mismatch(String),
+    /// Run again here, the scope produces no blocker with that fingerprint
+    /// (the listed blockers are what it does produce).
+    NotHere(Vec<String>),
 }
 
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Refusal::Missing(sha) => write!(f, "object {sha} is not in this clone"),
-            Refusal::Incomplete(what) => write!(f, "the request's scope has no {what}"),
-            Refusal::Mismatch(found) if found.is_empty() => write!(
+            Refusal::Malformed(why) => write!(f, "the request's scope is malformed: {why}"),
+            Refusal::Mismatch(what) => write!(
                 f,
-                "the scope the request names produces no blocker here, so its fingerprint is for something else"
+                "fingerprint mismatch: the request's scope ({what}) does not give its fingerprint, so the token would pass something else than it shows"
             ),
-            Refusal::Mismatch(found) => write!(
+            Refusal::NotHere(found) if found.is_empty() => write!(
                 f,
-                "the request's fingerprint matches none of the blockers its scope produces here ({})",
+                "run again in this clone, the scope produces no such blocker"
+            ),
+            Refusal::NotHere(found) => write!(
+                f,
+                "run again in this clone, the scope produces other blockers ({})",
                 found.join("; ")
             ),
         }
     }
 }
 
-fn oid(s: &Option<String>, what: &'static str) -> Result<Option<Oid>, Refusal> {
-    match s {
-        None => Ok(None),
-        Some(s) => Oid::from_str(s)
-            .map(Some)
-            .map_err(|_| Refusal::Incomplete(what)),
-    }
+const ZERO: &str = "0000000000000000000000000000000000000000";
+
+fn describe(fields: &[Field]) -> String {
+    fields
+        .iter()
+        .map(|f| format!("{} `{}`", f.name, crate::check::escape_controls(&f.value)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-/// The objects a scope needs that this clone does not have.
-pub fn missing(repo: &Repo, scope: &Scope) -> Vec<String> {
-    [&scope.old, &scope.new, &scope.parent, &scope.tree]
-        .into_iter()
-        .flatten()
-        .filter(|s| Oid::from_str(s).map_or(true, |o| !repo.has_object(o)))
-        .cloned()
+fn get<'a>(fields: &'a [Field], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|f| f.name == name)
+        .map(|f| f.value.as_str())
+}
+
+/// The commit ids a scope (and the request's named commit) refers to that
+/// this clone lacks: what to fetch.
+pub fn missing(repo: &Repo, kind: &str, scope: &Scope, commit: Option<&str>) -> Vec<String> {
+    let Ok(fields) = fields(kind, scope) else {
+        return Vec::new();
+    };
+    ["old", "new", "parent"]
+        .iter()
+        .filter_map(|n| get(&fields, n))
+        .chain(commit)
+        .filter(|s| *s != ZERO)
+        .filter(|s| Oid::from_str(s).map_or(false, |o| !repo.has_object(o)))
+        .map(str::to_string)
         .collect()
 }
 
-/// Recomputes the blocker of `scope` with `policy` in `repo`, and returns
-/// the one whose fingerprint is `fingerprint`. `remote` names the remote
-/// whose refs say which pushed commits are new.
+/// Recomputes the blocker `constraint` (`kind`) of `scope` in `repo` and
+/// checks it against `fingerprint`. `commit` is the commit the request
+/// says a content blocker is in: used only to run the constraint again,
+/// never shown as fact.
 pub fn recompute(
     repo: &Repo,
     policy: &Policy,
+    constraint: &str,
+    kind: &str,
     scope: &Scope,
     fingerprint: &str,
-    remote: &str,
+    commit: Option<&str>,
 ) -> anyhow::Result<Result<Recomputed, Refusal>> {
-    if let Some(m) = missing(repo, scope).into_iter().next() {
-        return Ok(Err(Refusal::Missing(m)));
+    let fields = match fields(kind, scope) {
+        Ok(f) => f,
+        Err(why) => return Ok(Err(Refusal::Malformed(why))),
+    };
+    if fingerprint_of(constraint, kind, scope).as_deref() != Some(fingerprint) {
+        return Ok(Err(Refusal::Mismatch(describe(&fields))));
     }
+    let mut shown = vec![format!(
+        "`{}` ({kind}) on {}: {}",
+        crate::check::escape_controls(constraint),
+        scope.event.as_str(),
+        describe(&fields)
+    )];
     let engine = Engine::new(policy);
-    let mut shown = Vec::new();
-    let findings: Vec<Finding> = match scope.event {
-        EventKind::Push => {
-            let Some(remote_ref) = scope.remote_ref.clone() else {
-                return Ok(Err(Refusal::Incomplete("ref")));
-            };
-            let old = match oid(&scope.old, "old sha") {
-                Ok(o) => o,
-                Err(r) => return Ok(Err(r)),
-            };
-            let new = match oid(&scope.new, "new sha") {
-                Ok(o) => o,
-                Err(r) => return Ok(Err(r)),
-            };
-            let line = PushLine {
-                local_ref: if new.is_some() {
-                    "refs/tollgate/approving".into()
-                } else {
-                    "(delete)".into()
-                },
-                local_sha: new,
-                remote_ref: remote_ref.clone(),
-                remote_sha: old,
-            };
-            let sha = |o: Option<Oid>| o.map_or_else(|| "(none)".to_string(), |o| short(&o));
-            let fast = match (old, new) {
-                (Some(o), Some(n)) if repo.is_fast_forward(o, n) => "fast-forward",
-                (Some(_), Some(_)) => "FORCED: not a fast-forward",
-                (None, Some(_)) => "creates the ref",
-                (_, None) => "DELETES the ref",
-            };
-            shown.push(format!(
-                "push to `{}`: {}..{} ({fast})",
-                crate::check::escape_controls(&remote_ref),
-                sha(old),
-                sha(new)
-            ));
-            let event = Event::Push {
-                remote: remote.to_string(),
-                lines: vec![line],
-            };
-            if let (Some(n), Some(plan)) = (new, repo.push_plan(remote, event_lines(&event)).ok()) {
-                for c in plan.commits.iter().rev().take(20) {
-                    shown.push(format!(
-                        "  {} {}",
-                        short(c),
-                        crate::check::escape_controls(&repo.subject(*c).unwrap_or_default())
-                    ));
-                }
-                let _ = n;
+    let mut out = Findings::default();
+    let mut rerun = false;
+    let present = |s: &str| Oid::from_str(s).is_ok_and(|o| repo.has_object(o));
+    let subject = |s: &str| {
+        Oid::from_str(s)
+            .ok()
+            .and_then(|o| repo.subject(o))
+            .map(|t| crate::check::escape_controls(&t).into_owned())
+    };
+    let mut location = Location::default();
+    if let (Some(r), Some(old), Some(new)) = (
+        get(&fields, "ref"),
+        get(&fields, "old"),
+        get(&fields, "new"),
+    ) {
+        location.ref_name = Some(r.to_string());
+        let some = |s: &str| (s != ZERO).then(|| s.to_string());
+        let (old_o, new_o) = (some(old), some(new));
+        let all_present = [&old_o, &new_o].iter().all(|s| s.as_deref().map_or(true, present));
+        for (label, sha) in [("old", &old_o), ("new", &new_o)] {
+            if let Some(sha) = sha {
+                shown.push(match subject(sha) {
+                    Some(t) => format!("  {label} {}: {t}", &sha[..sha.len().min(12)]),
+                    None => format!("  {label} {}: not in this clone", &sha[..sha.len().min(12)]),
+                });
             }
-            super::evaluate(repo, &engine, &event)?
         }
-        EventKind::Commit => {
-            let tree = match oid(&scope.tree, "tree") {
-                Ok(Some(t)) => t,
-                Ok(None) => return Ok(Err(Refusal::Incomplete("tree"))),
-                Err(r) => return Ok(Err(r)),
-            };
-            let parent = match oid(&scope.parent, "parent") {
-                Ok(p) => p,
-                Err(r) => return Ok(Err(r)),
+        if all_present {
+            let forced = match (&old_o, &new_o) {
+                (Some(o), Some(n)) => match (Oid::from_str(o), Oid::from_str(n)) {
+                    (Ok(o), Ok(n)) => !repo.is_fast_forward(o, n),
+                    _ => false,
+                },
+                _ => false,
             };
             shown.push(format!(
-                "commit on `{}`: parent {}, tree {}",
-                crate::check::escape_controls(scope.branch.as_deref().unwrap_or("detached HEAD")),
-                parent.map_or_else(|| "(none)".to_string(), |p| short(&p)),
-                short(&tree)
+                "  {}",
+                match (&old_o, &new_o) {
+                    (_, None) => "deletes the ref",
+                    (None, Some(_)) => "creates the ref",
+                    _ if forced => "not a fast-forward: rewrites history",
+                    _ => "a fast-forward",
+                }
             ));
-            if let Some(p) = parent {
-                shown.push(format!(
-                    "  parent {} {}",
-                    short(&p),
-                    crate::check::escape_controls(&repo.subject(p).unwrap_or_default())
-                ));
+            engine.check_ref_update(
+                &RefUpdate {
+                    remote_ref: r.to_string(),
+                    old: old_o,
+                    new: new_o,
+                    forced,
+                },
+                &mut out,
+            );
+            rerun = true;
+        }
+    } else if let Some(branch) = get(&fields, "branch") {
+        location.ref_name = Some(format!("refs/heads/{branch}"));
+        if let Some(p) = get(&fields, "parent").filter(|p| *p != ZERO) {
+            shown.push(match subject(p) {
+                Some(t) => format!("  on parent {}: {t}", &p[..p.len().min(12)]),
+                None => format!("  on parent {}: not in this clone", &p[..p.len().min(12)]),
+            });
+        }
+        let tree = get(&fields, "tree").unwrap_or_default().to_string();
+        if engine.needs_commit_target() {
+            engine.check_commit_target(
+                &crate::check::CommitTarget {
+                    branch: Some(branch.to_string()),
+                    parent: get(&fields, "parent")
+                        .filter(|p| *p != ZERO)
+                        .map(str::to_string),
+                    tree,
+                },
+                &mut out,
+            );
+            rerun = true;
+        }
+    } else if let Some(path) = get(&fields, "path") {
+        location.path = Some(path.to_string());
+        if let Some(c) = commit.filter(|c| present(c)) {
+            let oid = Oid::from_str(c)?;
+            shown.push(format!(
+                "  in commit {}: {}",
+                &c[..c.len().min(12)],
+                subject(c).unwrap_or_default()
+            ));
+            let mut seen = std::collections::HashSet::new();
+            repo.commit_changes(oid, &mut seen, &mut |ch| engine.check_content(ch, &mut out))?;
+            location.commit = Some(c.to_string());
+            rerun = true;
+        } else {
+            shown.push(
+                "  the commit is not in this clone: only what the fingerprint binds is shown"
+                    .to_string(),
+            );
+        }
+    }
+    let found = out.into_vec();
+    let finding = if rerun {
+        match found.iter().find(|f| f.fingerprint == fingerprint) {
+            Some(f) => f.clone(),
+            None => {
+                return Ok(Err(Refusal::NotHere(
+                    found
+                        .iter()
+                        .filter(|f| f.severity == Severity::Block)
+                        .map(|f| format!("`{}` at {}", f.constraint, f.location))
+                        .collect(),
+                )))
             }
-            let mut out = Findings::default();
-            if engine.needs_commit_target() {
-                engine.check_commit_target(
-                    &CommitTarget {
-                        branch: scope.branch.clone(),
-                        parent: scope.parent.clone(),
-                        tree: tree.to_string(),
-                    },
-                    &mut out,
-                );
-            }
-            repo.tree_changes(parent, tree, &mut |c| engine.check_content(c, &mut out))?;
-            out.into_vec()
+        }
+    } else {
+        let c = policy.constraint(constraint);
+        Finding {
+            constraint: constraint.to_string(),
+            kind: kind.to_string(),
+            severity: Severity::Block,
+            override_mode: c.map(|c| c.override_mode).unwrap_or_default(),
+            location,
+            evidence: String::new(),
+            fingerprint: fingerprint.to_string(),
+            scope: scope.fields.clone(),
         }
     };
-    match findings.iter().find(|f| f.fingerprint == fingerprint) {
-        Some(f) => {
-            shown.push(format!(
-                "blocker `{}` ({}) at {}",
-                f.constraint, f.kind, f.location
-            ));
-            Ok(Ok(Recomputed {
-                finding: f.clone(),
-                shown,
-            }))
-        }
-        None => Ok(Err(Refusal::Mismatch(
-            findings
-                .iter()
-                .filter(|f| f.severity == crate::policy::Severity::Block)
-                .map(|f| format!("`{}` at {}", f.constraint, f.location))
-                .collect(),
-        ))),
-    }
-}
-
-fn event_lines(event: &Event) -> &[PushLine] {
-    match event {
-        Event::Push { lines, .. } => lines,
-        _ => &[],
-    }
-}
-
-fn short(o: &Oid) -> String {
-    o.to_string()[..12].to_string()
+    Ok(Ok(Recomputed {
+        finding,
+        shown,
+        rerun,
+    }))
 }

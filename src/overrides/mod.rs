@@ -133,6 +133,7 @@ mod tests {
             location: Location::default(),
             evidence: String::new(),
             fingerprint: fp.into(),
+            scope: Vec::new(),
         }
     }
 
