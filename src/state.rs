@@ -40,7 +40,7 @@ pub struct LastRun {
     /// Always `tollgate/last-run/v1`.
     pub schema: String,
     /// `commit` or `push`.
-    pub event: String,
+    pub event: crate::check::EventKind,
     /// For a push: the remote name or URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<String>,

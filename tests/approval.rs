@@ -118,7 +118,13 @@ fn forge(dev: &Repo, finding: &Value, claim: Tier, v: u32) -> String {
 fn forged_push(policy: &str, claim: Tier, v: u32) -> (Repo, String, common::Run, common::Run) {
     let (dev, base) = team(policy);
     let head = dev.commit_unchecked("config.py", aws_line(), "add key");
-    let r = dev.tollgate(&["check", "--range", &format!("{base}..{head}"), "--format", "json"]);
+    let r = dev.tollgate(&[
+        "check",
+        "--range",
+        &format!("{base}..{head}"),
+        "--format",
+        "json",
+    ]);
     let v_json: Value = serde_json::from_str(&r.out()).unwrap();
     let finding = v_json["findings"][0].clone();
     let line = forge(&dev, &finding, claim, v);
@@ -133,13 +139,20 @@ fn forged_push(policy: &str, claim: Tier, v: u32) -> (Repo, String, common::Run,
     ]);
     // CI judges the same notes, pushed to a plain remote.
     let ci = dev.clone_as("ci", "ci@example.com", false);
-    ci.git(&["fetch", "-q", &dev.path("").to_string_lossy(), "+refs/notes/tollgate:refs/notes/tollgate", "+main:refs/remotes/dev/main"])
-        .success();
+    ci.git(&[
+        "fetch",
+        "-q",
+        &dev.path("").to_string_lossy(),
+        "+refs/notes/tollgate:refs/notes/tollgate",
+        "+main:refs/remotes/dev/main",
+    ])
+    .success();
     let verify = ci.tollgate(&["verify", "--base", &base, "--head", "refs/remotes/dev/main"]);
     (ci, head, verify, server)
 }
 
-const PRESENCE: &str = "extends = [\"builtin:recommended\"]\n\n[overrides]\napproval = \"presence\"\n";
+const PRESENCE: &str =
+    "extends = [\"builtin:recommended\"]\n\n[overrides]\napproval = \"presence\"\n";
 const TWO_KEY: &str = "extends = [\"builtin:recommended\"]\n\n[overrides]\napproval = \"two-key\"\napprovers = [\"*@security.example.com\"]\n";
 
 #[test]
@@ -259,7 +272,11 @@ fn an_edited_ledger_gains_nothing() {
     dev.git_env(&["commit", "-qm", "x"], &[("TOLLGATE_TOKEN", &token)])
         .code(1)
         .stderr_has("does not match its signed grant");
-    assert_eq!(dev.head().as_deref(), Some(base.as_str()), "nothing was committed");
+    assert_eq!(
+        dev.head().as_deref(),
+        Some(base.as_str()),
+        "nothing was committed"
+    );
     // The untouched ledger: the legitimate token passes, exactly once.
     std::fs::write(dev.git_dir().join("tollgate/ledger.json"), &original).unwrap();
     dev.git_env(&["commit", "-qm", "x"], &[("TOLLGATE_TOKEN", &token)])
@@ -325,7 +342,10 @@ fn a_planted_pending_record_is_never_signed_and_garbage_never_panics() {
         "no record was written"
     );
     // Kept for inspection, not lost.
-    assert_eq!(std::fs::read_dir(pending.join("rejected")).unwrap().count(), 3);
+    assert_eq!(
+        std::fs::read_dir(pending.join("rejected")).unwrap().count(),
+        3
+    );
     // A ledger that is garbage, or not UTF-8: a clear error, not a panic.
     for bytes in [&b"{\"entries\": 5}"[..], &[0xff, 0xfe, 0x00, 0x01][..]] {
         std::fs::write(dev.git_dir().join("tollgate/ledger.json"), bytes).unwrap();
@@ -358,7 +378,13 @@ fn a_reason_with_terminal_escapes_is_refused_and_old_ones_are_shown_escaped() {
     // escaped by every human output, and kept exact in JSON.
     dev.git(&["reset", "-q", "--hard"]).success();
     let head = dev.commit_unchecked("config.py", aws_line(), "add key");
-    let r = dev.tollgate(&["check", "--range", &format!("{base}..{head}"), "--format", "json"]);
+    let r = dev.tollgate(&[
+        "check",
+        "--range",
+        &format!("{base}..{head}"),
+        "--format",
+        "json",
+    ]);
     let finding = serde_json::from_str::<Value>(&r.out()).unwrap()["findings"][0].clone();
     let line = forge(&dev, &finding, Tier::Challenge, 1).replace("approved, honest", "x");
     // Re-sign with the hostile reason (the replace broke the signature).
@@ -366,12 +392,23 @@ fn a_reason_with_terminal_escapes_is_refused_and_old_ones_are_shown_escaped() {
     let _ = line;
     rec.reason = hostile.into();
     rec.sign(&me(&dev).0).unwrap();
-    dev.git(&["notes", NOTES, "add", "-f", "-m", &rec.to_line().unwrap(), &head])
-        .success();
+    dev.git(&[
+        "notes",
+        NOTES,
+        "add",
+        "-f",
+        "-m",
+        &rec.to_line().unwrap(),
+        &head,
+    ])
+    .success();
     for args in [&["audit", "log"][..], &["audit", "show", &head][..]] {
         let out = dev.tollgate(args);
         out.success();
-        assert!(!out.all().contains('\u{1b}'), "raw escape in `{args:?}`: {out}");
+        assert!(
+            !out.all().contains('\u{1b}'),
+            "raw escape in `{args:?}`: {out}"
+        );
         assert!(out.all().contains("\\u{1b}[1A"), "{out}");
     }
     let json = dev.tollgate(&["audit", "log", "--format", "json"]);

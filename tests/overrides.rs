@@ -45,7 +45,10 @@ fn a_minted_token_passes_its_blocker_once() {
         .out()
         .trim()
         .to_string();
-    assert!(records[0].contains(&format!("\"tree\":\"{tree}\"")), "{records:?}");
+    assert!(
+        records[0].contains(&format!("\"tree\":\"{tree}\"")),
+        "{records:?}"
+    );
     assert!(records[0].contains("\"commit\":\"\""), "{records:?}");
     assert!(!records[0].contains(AWS_KEY) && !records[0].contains(&token));
     assert!(!repo
@@ -332,9 +335,14 @@ fn no_token_is_minted_or_consumed_without_a_signing_key() {
     assert_eq!(list.out().trim(), "[]");
     // Minted with a key that is then unset: not consumed.
     repo.signing_key("author");
-    let key = repo.git(&["config", "tollgate.signingKey"]).out().trim().to_string();
+    let key = repo
+        .git(&["config", "tollgate.signingKey"])
+        .out()
+        .trim()
+        .to_string();
     let token = mint(&repo, "B1", &[], &[]);
-    repo.git(&["config", "--unset", "tollgate.signingKey"]).success();
+    repo.git(&["config", "--unset", "tollgate.signingKey"])
+        .success();
     repo.git_env(&["commit", "-qm", "x"], &[("TOLLGATE_TOKEN", &token)])
         .code(1)
         .stderr_has("no SSH signing key is configured")

@@ -259,8 +259,12 @@ fn approve_judges_the_blocker_it_computes_not_the_requesters_words() {
     req.location.ref_name = Some("refs/heads/release/0.0-scratch".into());
     req.signature = String::new();
     let relabelled = req.sign_and_encode(&alice_key).unwrap();
-    let (code, out, err, screen) =
-        override_in_pty(&p.bob, &["approve", &relabelled], &[], &[Some("WRONG1"), Some("WRONG2"), Some("WRONG3")]);
+    let (code, out, err, screen) = override_in_pty(
+        &p.bob,
+        &["approve", &relabelled],
+        &[],
+        &[Some("WRONG1"), Some("WRONG2"), Some("WRONG3")],
+    );
     assert_eq!(code, 1, "{out}\n{err}\n{screen}");
     assert!(
         screen.contains("computed here from the request's scope")
@@ -272,5 +276,8 @@ fn approve_judges_the_blocker_it_computes_not_the_requesters_words() {
     let (code, out, err, screen) = override_in_pty(&p.bob, &["approve", &request], &[], &[None]);
     assert_eq!(code, 0, "{out}\n{err}\n{screen}");
     assert!(screen.contains("ref `refs/heads/main`"), "{screen}");
-    assert!(screen.contains("reason (their words): \"INC-9 rollback\""), "{screen}");
+    assert!(
+        screen.contains("reason (their words): \"INC-9 rollback\""),
+        "{screen}"
+    );
 }

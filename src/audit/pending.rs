@@ -66,7 +66,9 @@ impl PendingDir {
     /// one token, each drops only its own file.
     pub fn save(&self, pending: &Pending) -> io::Result<PathBuf> {
         let token = pending.record().map(|r| r.token_id).unwrap_or_default();
-        let path = self.dir.join(format!("{token}-{}.json", std::process::id()));
+        let path = self
+            .dir
+            .join(format!("{token}-{}.json", std::process::id()));
         let mut json = serde_json::to_vec_pretty(pending).map_err(io::Error::other)?;
         json.push(b'\n');
         write_atomic(&path, &json)?;
@@ -120,9 +122,7 @@ impl PendingDir {
     /// Whether any pending file exists (cheap: one directory read).
     pub fn is_empty(&self) -> bool {
         fs::read_dir(&self.dir).map_or(true, |mut e| {
-            !e.any(|d| {
-                d.is_ok_and(|d| d.path().extension().is_some_and(|x| x == "json"))
-            })
+            !e.any(|d| d.is_ok_and(|d| d.path().extension().is_some_and(|x| x == "json")))
         })
     }
 

@@ -81,11 +81,10 @@ pub fn local_signers(repo: &Repo) -> anyhow::Result<(AllowedSigners, bool)> {
     if let (Some(key), Some(email)) = (super::approval_key(repo), repo.config_string("user.email"))
     {
         if let Ok(public) = key.public_key().and_then(|p| {
-            p.to_openssh()
-                .map_err(|e| super::AuditError::SigningKey {
-                    key: key.to_string(),
-                    why: e.to_string(),
-                })
+            p.to_openssh().map_err(|e| super::AuditError::SigningKey {
+                key: key.to_string(),
+                why: e.to_string(),
+            })
         }) {
             own.push_str(&format!("{email} {public}\n"));
         }
@@ -299,8 +298,7 @@ fn find_commit(repo: &Repo, record: &AuditRecord) -> anyhow::Result<Option<Oid>>
     };
     for _ in 0..FLUSH_DEPTH {
         let (parent, tree, _) = repo.commit_shape(at)?;
-        if Some(tree.to_string()) == record.tree && parent.map(|p| p.to_string()) == record.parent
-        {
+        if Some(tree.to_string()) == record.tree && parent.map(|p| p.to_string()) == record.parent {
             return Ok(Some(at));
         }
         match parent {
@@ -453,8 +451,8 @@ pub fn check_entry(
             let text = entry.grant.as_deref().ok_or_else(|| {
                 format!("ledger entry {id} carries no signed grant: it was not minted by `tollgate override` (the ledger is only a cache of signed grants)")
             })?;
-            let g = super::grant::Grant::decode(text)
-                .map_err(|e| format!("ledger entry {id}: {e}"))?;
+            let g =
+                super::grant::Grant::decode(text).map_err(|e| format!("ledger entry {id}: {e}"))?;
             if g.token_sha256 != token
                 || g.fingerprint != finding.fingerprint
                 || g.constraint != finding.constraint

@@ -138,9 +138,7 @@ impl AuditRecord {
                 return Err(invalid("a two-key token needs its approver".into()))
             }
             (_, Some(_)) => {
-                return Err(invalid(
-                    "only a two-key token has a second approver".into(),
-                ))
+                return Err(invalid("only a two-key token has a second approver".into()))
             }
             (tier, None) => {
                 let text = entry.grant.clone().ok_or_else(|| {
@@ -321,7 +319,10 @@ impl AuditRecord {
             }
             (Some(t), true) => {
                 if !is_hex(t, &[40, 64])
-                    || self.parent.as_deref().is_some_and(|p| !is_hex(p, &[40, 64]))
+                    || self
+                        .parent
+                        .as_deref()
+                        .is_some_and(|p| !is_hex(p, &[40, 64]))
                 {
                     return invalid(
                         "`tree` and `parent` must be full lower-case hex object ids".into(),
@@ -413,7 +414,8 @@ pub fn parse_line(line: &str) -> Result<AuditRecord, AuditError> {
     // Version first: a newer record may have fields this version refuses.
     match map.get("v") {
         Some(Value::Number(n))
-            if n.as_u64().is_some_and(|v| READ_VERSIONS.iter().any(|r| u64::from(*r) == v)) => {}
+            if n.as_u64()
+                .is_some_and(|v| READ_VERSIONS.iter().any(|r| u64::from(*r) == v)) => {}
         Some(v) => {
             return Err(AuditError::UnsupportedVersion {
                 found: v.to_string(),
@@ -788,10 +790,15 @@ pub(crate) mod tests {
         .is_err());
         let mut no_token = entry("challenge");
         no_token.token_sha256 = None;
-        assert!(
-            AuditRecord::from_entry(&no_token, c.clone(), alice(), None, consumed, &"d".repeat(64))
-                .is_err()
-        );
+        assert!(AuditRecord::from_entry(
+            &no_token,
+            c.clone(),
+            alice(),
+            None,
+            consumed,
+            &"d".repeat(64)
+        )
+        .is_err());
     }
 
     #[test]

@@ -302,7 +302,12 @@ fn lifetime_and_use(
         ));
     }
     if let Some(p) = &record.two_key {
-        if token_uses.get(&approval::digest(&p.approval)).copied().unwrap_or(0) > 1 {
+        if token_uses
+            .get(&approval::digest(&p.approval))
+            .copied()
+            .unwrap_or(0)
+            > 1
+        {
             return Err(
                 "its two-key approval appears in more than one record: an approval is single-use"
                     .into(),

@@ -3,10 +3,10 @@
 
 use clap::Args;
 
-use crate::gate::Event;
-use super::gate::{self, Acknowledge, };
+use super::gate::{self, Acknowledge};
 use super::{Ctx, Outcome};
 use crate::check::Engine;
+use crate::gate::Event;
 use crate::git::Repo;
 use crate::policy::Severity;
 use crate::report::json::CheckReport;

@@ -12,9 +12,9 @@ use crate::policy::{Severity, WarningMode};
 use crate::report::{Printer, Shown};
 
 use super::records;
-use crate::audit::pipeline;
 use super::tty::Tty;
 use super::Outcome;
+use crate::audit::pipeline;
 
 /// How warnings may be acknowledged for this run.
 pub struct Acknowledge {
@@ -248,7 +248,7 @@ pub fn run(
         };
         let last = crate::state::LastRun {
             schema: "tollgate/last-run/v1".into(),
-            event: action.into(),
+            event: event.kind().unwrap_or(crate::check::EventKind::Commit),
             remote,
             push_lines,
             findings: shown.clone(),
@@ -283,7 +283,9 @@ fn consume(
     let at_commit = !matches!(event, Event::Push { .. });
     let (local, listed) = pipeline::local_signers(repo)?;
     for (finding, entry) in pairs {
-        if let Err(why) = pipeline::check_entry(entry, finding, engine.policy(), &local, &signer.identity) {
+        if let Err(why) =
+            pipeline::check_entry(entry, finding, engine.policy(), &local, &signer.identity)
+        {
             anyhow::bail!("{why}; nothing was consumed");
         }
     }

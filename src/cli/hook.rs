@@ -7,12 +7,12 @@ use std::process::{Command, Stdio};
 
 use clap::{Args, ValueEnum};
 
-use crate::gate::Event;
-use super::gate::{self, Acknowledge, };
+use super::gate::{self, Acknowledge};
 use super::install::CHAINED_SUFFIX;
 use super::records;
 use super::{Ctx, Outcome};
 use crate::check::Engine;
+use crate::gate::Event;
 use crate::git::{parse_push_lines, NotesPush, Repo, NOTES_REF};
 
 /// The hooks tollgate runs as.

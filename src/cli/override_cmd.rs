@@ -12,24 +12,23 @@ use clap::{Args, Subcommand};
 
 use super::check::Format;
 use super::gate;
-use crate::audit::grant::Grant;
-use crate::audit::Identity;
-use crate::gate::Event;
 use super::tty::Tty;
 use super::{Ctx, Outcome};
-use crate::check::{Engine, Finding};
-use crate::git::{parse_push_lines, Repo};
-use crate::overrides::ledger::{Entry, Ledger, LedgerData, State};
+use crate::audit::grant::Grant;
+use crate::audit::Identity;
+use crate::check::Finding;
+use crate::gate::prepare::{active_for, Asked, Prepared};
+use crate::gate::Event;
+use crate::git::Repo;
+use crate::overrides::ledger::{Entry, Ledger, State};
 use crate::overrides::{new_code, new_token, token_hash, token_id};
-use crate::policy::{parse_duration, OverrideMode, Policy, Severity, Tier, MAX_TTL};
+use crate::policy::Tier;
 use crate::state::LastRun;
 
 /// How long a person has to answer the challenge.
 const CHALLENGE_WINDOW: Duration = Duration::from_secs(300);
 /// How many answers a person may give.
 const ATTEMPTS: usize = 3;
-/// Token lifetime when `--ttl` is not given.
-const DEFAULT_TTL: Duration = Duration::from_secs(3600);
 
 /// Arguments of `tollgate override`.
 #[derive(Debug, Args)]
@@ -128,6 +127,31 @@ enum OverrideCommand {
     },
 }
 
+fn asked(finding: String, why: Why) -> Asked {
+    Asked {
+        finding,
+        reason: why.reason,
+        code: why.code,
+        ttl: why.ttl,
+    }
+}
+
+/// Resolves and checks the blocker with this repository's policy; a
+/// refusal is returned as the message to print.
+pub(super) fn prepare(
+    ctx: &Ctx,
+    repo: &Repo,
+    ledger: &Ledger,
+    now: DateTime<Utc>,
+    asked: Asked,
+    two_key: bool,
+) -> anyhow::Result<Result<Prepared, crate::gate::prepare::Refusal>> {
+    let last = LastRun::load(&repo.state_dir())?;
+    let policy = ctx.policy(Some(repo))?;
+    let data = ledger.read()?;
+    crate::gate::prepare::prepare(repo, &policy, &data, last.as_ref(), now, asked, two_key)
+}
+
 /// Runs `tollgate override …`.
 pub fn run(ctx: &Ctx, args: OverrideArgs) -> anyhow::Result<Outcome> {
     let repo = ctx.repo()?;
@@ -150,7 +174,7 @@ pub fn run(ctx: &Ctx, args: OverrideArgs) -> anyhow::Result<Outcome> {
             format,
         }) => history(ctx, &ledger, now, constraint.as_deref(), days, format),
         Some(OverrideCommand::Request { finding, why, out }) => {
-            let asked = Asked::new(finding, why);
+            let asked = asked(finding, why);
             super::two_key::request(ctx, &repo, &ledger, now, asked, out.as_deref())
         }
         Some(OverrideCommand::Approve { request, out }) => {
@@ -160,7 +184,7 @@ pub fn run(ctx: &Ctx, args: OverrideArgs) -> anyhow::Result<Outcome> {
             super::two_key::accept(ctx, &repo, &ledger, now, &approval)
         }
         None => {
-            let asked = Asked::new(args.finding.unwrap_or_default(), args.why);
+            let asked = asked(args.finding.unwrap_or_default(), args.why);
             mint(ctx, &repo, &ledger, now, asked)
         }
     }
@@ -169,17 +193,6 @@ pub fn run(ctx: &Ctx, args: OverrideArgs) -> anyhow::Result<Outcome> {
 pub(super) fn refuse(ctx: &Ctx, msg: &str) -> anyhow::Result<Outcome> {
     ctx.printer.error(msg);
     Ok(Outcome::Blocked)
-}
-
-/// The event to re-evaluate: the push that was last blocked, else the index.
-pub(super) fn current_event(last: Option<&LastRun>) -> anyhow::Result<Event> {
-    match last {
-        Some(l) if l.event == "push" => Ok(Event::Push {
-            remote: l.remote.clone().unwrap_or_else(|| "origin".into()),
-            lines: parse_push_lines(l.push_lines.join("\n").as_bytes())?,
-        }),
-        _ => Ok(Event::Staged),
-    }
 }
 
 /// The exact command that re-runs the blocked operation with the token.
@@ -232,221 +245,6 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-fn resolve_ttl(
-    policy: &Policy,
-    c: &crate::policy::Constraint,
-    asked: Option<&str>,
-) -> Result<Duration, String> {
-    let ceiling = [Some(MAX_TTL), policy.max_ttl, c.max_ttl]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or(MAX_TTL);
-    let Some(asked) = asked else {
-        return Ok(DEFAULT_TTL.min(ceiling));
-    };
-    let ttl = parse_duration(asked).map_err(|e| format!("--ttl: {e}"))?;
-    if ttl > MAX_TTL {
-        return Err(format!(
-            "--ttl `{asked}` is too long: maximum duration is 24 hours"
-        ));
-    }
-    if c.max_ttl.is_some_and(|m| ttl > m) {
-        return Err(format!(
-            "--ttl `{asked}` is longer than constraint `{}` allows ({})",
-            c.id,
-            crate::policy::format_duration(c.max_ttl.unwrap_or(MAX_TTL))
-        ));
-    }
-    if policy.max_ttl.is_some_and(|m| ttl > m) {
-        return Err(format!(
-            "--ttl `{asked}` is longer than the policy's `[overrides] max-ttl` ({})",
-            crate::policy::format_duration(policy.max_ttl.unwrap_or(MAX_TTL))
-        ));
-    }
-    Ok(ttl)
-}
-
-/// What the person asked for.
-pub(super) struct Asked {
-    pub finding: String,
-    pub reason: Option<String>,
-    pub code: Option<String>,
-    pub ttl: Option<String>,
-}
-
-impl Asked {
-    fn new(finding: String, why: Why) -> Asked {
-        Asked {
-            finding,
-            reason: why.reason,
-            code: why.code,
-            ttl: why.ttl,
-        }
-    }
-}
-
-/// The blocker, re-evaluated now, with everything checked that a token or
-/// a request needs.
-pub(super) struct Prepared {
-    pub event: Event,
-    /// What the blocker was computed from.
-    pub scope: crate::audit::grant::Scope,
-    /// The approval tier the policy demands for it.
-    pub tier: Tier,
-    /// sha256 of the effective policy.
-    pub policy_sha256: String,
-    /// Who may approve it (two-key).
-    pub approvers: Vec<String>,
-    pub finding: Finding,
-    pub constraint: crate::policy::Constraint,
-    pub reason: String,
-    pub code: Option<String>,
-    pub ttl: Duration,
-}
-
-/// Resolves `asked.finding`, re-evaluates the blocker and checks the
-/// reason, code and TTL. `Err(message)` inside `Ok` is a refusal.
-pub(super) fn prepare(
-    ctx: &Ctx,
-    repo: &Repo,
-    ledger: &Ledger,
-    now: DateTime<Utc>,
-    asked: Asked,
-    two_key: bool,
-) -> anyhow::Result<Result<Prepared, String>> {
-    let wanted = asked.finding;
-    let last = LastRun::load(&repo.state_dir())?;
-    // Name → fingerprint prefix.
-    let upper = wanted.to_ascii_uppercase();
-    let is_short =
-        (upper.starts_with('B') || upper.starts_with('W')) && upper[1..].parse::<u32>().is_ok();
-    let prefix = if is_short {
-        let Some(last) = &last else {
-            return Ok(Err(format!("no blocked run to take `{wanted}` from: run the commit or push first, or give a fingerprint prefix")));
-        };
-        let Some(s) = last.findings.iter().find(|s| s.id == upper) else {
-            return Ok(Err(format!(
-                "the last blocked {} has no finding `{upper}`",
-                last.event
-            )));
-        };
-        s.finding.fingerprint.clone()
-    } else if wanted.len() >= 8 && wanted.bytes().all(|b| b.is_ascii_hexdigit()) {
-        wanted.to_ascii_lowercase()
-    } else {
-        anyhow::bail!("`{wanted}` is neither a short id like `B1` nor a fingerprint prefix of at least 8 hex digits");
-    };
-    // Re-evaluate now: the blocker must still exist.
-    let policy = ctx.policy(Some(repo))?;
-    let engine = Engine::new(&policy);
-    let event = current_event(last.as_ref())?;
-    let findings = crate::gate::evaluate(repo, &engine, &event)?;
-    let matches: Vec<&Finding> = findings
-        .iter()
-        .filter(|f| f.fingerprint.starts_with(&prefix))
-        .collect();
-    let f = match matches[..] {
-        [f] => f,
-        [] => {
-            return Ok(Err(format!(
-                "blocker `{wanted}` does not exist now: the {} changed or no longer violates the policy; re-run it to see the current blockers",
-                event.name()
-            )))
-        }
-        _ => anyhow::bail!("fingerprint prefix `{wanted}` matches {} findings; give more digits", matches.len()),
-    };
-    let Some(c) = policy.constraint(&f.constraint) else {
-        anyhow::bail!("constraint `{}` is not in the policy", f.constraint);
-    };
-    if f.severity == Severity::Warn {
-        return Ok(Err(format!("`{wanted}` is a warning: warnings need no token; acknowledge them with `--yes` or `TOLLGATE_YES=1`")));
-    }
-    let tier = policy.tier_for(c);
-    if c.override_mode == OverrideMode::Never {
-        return Ok(Err(format!(
-            "constraint `{}` cannot be overridden (override = \"never\")",
-            c.id
-        )));
-    }
-    match (tier == Tier::TwoKey, two_key) {
-        (true, false) => {
-            return Ok(Err(format!(
-                "constraint `{}` needs a second person's approval: run `tollgate override request {wanted} --reason \"…\"` and have one of its approvers ({}) sign it",
-                c.id,
-                policy.approvers_for(c).join(", ")
-            )))
-        }
-        (false, true) => {
-            return Ok(Err(format!(
-                "constraint `{}` needs no second approval (tier `{}`): run `tollgate override {wanted} --reason \"…\"`",
-                c.id,
-                tier.as_str()
-            )))
-        }
-        _ => {}
-    }
-    let reason = asked.reason.unwrap_or_default();
-    if reason.trim().is_empty() {
-        return Ok(Err(
-            "an override needs a reason: `--reason \"<why this blocker should pass>\"`".into(),
-        ));
-    }
-    if let Err(why) = crate::check::refuse_hostile("--reason", &reason) {
-        return Ok(Err(why));
-    }
-    if let Some(code) = &asked.code {
-        if let Err(why) = crate::check::refuse_hostile("--code", code) {
-            return Ok(Err(why));
-        }
-    }
-    if !policy.reasons.is_empty() {
-        match &asked.code {
-            None => {
-                return Ok(Err(format!(
-                    "the policy requires a reason code: `--code <{}>`",
-                    policy.reasons.join("|")
-                )))
-            }
-            Some(code) if !policy.reasons.contains(code) => {
-                return Ok(Err(format!(
-                    "reason code `{code}` is not one of the policy's: {}",
-                    policy.reasons.join(", ")
-                )))
-            }
-            Some(_) => {}
-        }
-    }
-    let scope = crate::gate::scope::scope_of(
-        event.kind().unwrap_or(crate::check::EventKind::Commit),
-        f,
-    );
-    let ttl = match resolve_ttl(&policy, c, asked.ttl.as_deref()) {
-        Ok(t) => t,
-        Err(msg) => return Ok(Err(msg)),
-    };
-    if let Some(e) = active_for(&ledger.read()?, &f.fingerprint, now) {
-        return Ok(Err(format!(
-            "an active token for this blocker already exists ({}, expires {}); use it, or revoke it with `tollgate override revoke {}`",
-            e.id,
-            e.expires.to_rfc3339(),
-            e.id
-        )));
-    }
-    Ok(Ok(Prepared {
-        event,
-        scope,
-        tier,
-        policy_sha256: policy.digest(),
-        approvers: policy.approvers_for(c).to_vec(),
-        finding: f.clone(),
-        constraint: c.clone(),
-        reason: reason.trim().to_string(),
-        code: asked.code,
-        ttl,
-    }))
-}
-
 fn mint(
     ctx: &Ctx,
     repo: &Repo,
@@ -456,7 +254,7 @@ fn mint(
 ) -> anyhow::Result<Outcome> {
     let p = match prepare(ctx, repo, ledger, now, asked, false)? {
         Ok(p) => p,
-        Err(msg) => return refuse(ctx, &msg),
+        Err(why) => return refuse(ctx, &why.to_string()),
     };
     let (event, f, ttl) = (p.event, &p.finding, p.ttl);
     let Some(kind) = event.kind() else {
@@ -466,7 +264,12 @@ fn mint(
     // minted, so that no token exists that cannot be used.
     let signer = match crate::audit::pipeline::signer(repo) {
         Ok(s) => s,
-        Err(e) => return refuse(ctx, &format!("{e:#}; no token was minted, because consuming it must leave a signed audit record")),
+        Err(e) => return refuse(
+            ctx,
+            &format!(
+                "{e:#}; no token was minted, because consuming it must leave a signed audit record"
+            ),
+        ),
     };
     let approver_key = match p.tier {
         Tier::Presence => match crate::audit::approval_key(repo) {
@@ -515,7 +318,9 @@ fn mint(
         approval: None,
     };
     let context = match &approver_key {
-        Some((_, fp)) => format!("  approval: tier `presence`; after the code, touch your security key ({fp})\n"),
+        Some((_, fp)) => {
+            format!("  approval: tier `presence`; after the code, touch your security key ({fp})\n")
+        }
         None => "  approval: tier `challenge` (self-attested: your own key signs it)\n".to_string(),
     };
     match challenge(&mut tty, f, &entry.reason, &context)? {
@@ -598,7 +403,10 @@ fn mint(
         d.add(
             entry,
             &who.to_string(),
-            &format!("minted after the terminal challenge (tier `{}`)", p.tier.as_str()),
+            &format!(
+                "minted after the terminal challenge (tier `{}`)",
+                p.tier.as_str()
+            ),
             now,
         );
         Ok(())
@@ -614,16 +422,6 @@ fn mint(
         rerun_command(repo, &event, &token)
     ));
     Ok(Outcome::Pass)
-}
-
-pub(super) fn active_for<'a>(
-    d: &'a LedgerData,
-    fingerprint: &str,
-    now: DateTime<Utc>,
-) -> Option<&'a Entry> {
-    d.entries
-        .iter()
-        .find(|e| e.fingerprint == fingerprint && e.state_at(now) == State::Active)
 }
 
 pub(super) enum Answer {

@@ -11,10 +11,11 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use super::override_cmd::{self, challenge, refuse, Answer, Asked};
+use super::override_cmd::{self, challenge, refuse, Answer};
 use super::tty::Tty;
 use super::{Ctx, Outcome};
 use crate::audit::approval::{self, Approval, Request};
+use crate::gate::prepare::Asked;
 use crate::git::Repo;
 use crate::overrides::ledger::{Entry, Ledger, State};
 use crate::overrides::{new_token, token_hash};
@@ -61,7 +62,7 @@ pub fn request(
 ) -> anyhow::Result<Outcome> {
     let p = match override_cmd::prepare(ctx, repo, ledger, now, asked, true)? {
         Ok(p) => p,
-        Err(msg) => return refuse(ctx, &msg),
+        Err(why) => return refuse(ctx, &why.to_string()),
     };
     let signer = crate::audit::pipeline::signer(repo)?;
     let f = &p.finding;
@@ -342,7 +343,7 @@ pub fn accept(
         entry.expires.to_rfc3339()
     ));
     let last = crate::state::LastRun::load(&repo.state_dir())?;
-    let event = override_cmd::current_event(last.as_ref())?;
+    let event = crate::gate::prepare::current_event(last.as_ref())?;
     ctx.printer.stdout(&format!(
         "TOLLGATE_TOKEN={token}\n{}\n",
         override_cmd::rerun_command(repo, &event, &token)

@@ -13,9 +13,9 @@ use clap::Args;
 use git2::Oid;
 use serde::Serialize;
 
-use crate::audit::ALLOWED_SIGNERS;
 use super::{Ctx, Outcome};
 use crate::audit::verify::{self, Blocker, Judgement, RecordStatus};
+use crate::audit::ALLOWED_SIGNERS;
 use crate::audit::{AllowedSigners, AuditRecord};
 use crate::check::{Engine, Finding, Findings, Location, RefUpdate};
 use crate::git::{Repo, NOTES_REF};

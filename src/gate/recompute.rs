@@ -144,7 +144,9 @@ pub fn recompute(
         location.ref_name = Some(r.to_string());
         let some = |s: &str| (s != ZERO).then(|| s.to_string());
         let (old_o, new_o) = (some(old), some(new));
-        let all_present = [&old_o, &new_o].iter().all(|s| s.as_deref().map_or(true, present));
+        let all_present = [&old_o, &new_o]
+            .iter()
+            .all(|s| s.as_deref().map_or(true, present));
         for (label, sha) in [("old", &old_o), ("new", &new_o)] {
             if let Some(sha) = sha {
                 shown.push(match subject(sha) {

@@ -56,7 +56,11 @@ pub fn fields(kind: &str, scope: &Scope) -> Result<Vec<Field>, String> {
 
 /// The fingerprint that `constraint` of `kind` has over `scope`.
 pub fn fingerprint_of(constraint: &str, kind: &str, scope: &Scope) -> Option<String> {
-    let bytes: Vec<Vec<u8>> = scope.fields.iter().map(|h| unhex(h)).collect::<Option<_>>()?;
+    let bytes: Vec<Vec<u8>> = scope
+        .fields
+        .iter()
+        .map(|h| unhex(h))
+        .collect::<Option<_>>()?;
     let refs: Vec<&[u8]> = bytes.iter().map(Vec::as_slice).collect();
     Some(fingerprint(constraint, kind, &refs))
 }
@@ -89,7 +93,11 @@ mod tests {
         assert_eq!(f[0].value, "refs/heads/main");
         assert_eq!(
             fingerprint_of("no-force", "force-push", &scope).unwrap(),
-            fingerprint("no-force", "force-push", &[b"refs/heads/main", b"a1", b"b2"])
+            fingerprint(
+                "no-force",
+                "force-push",
+                &[b"refs/heads/main", b"a1", b"b2"]
+            )
         );
         let bad = Scope {
             event: EventKind::Push,

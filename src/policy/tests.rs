@@ -947,16 +947,21 @@ fn contradictory_approval_settings_are_refused_where_written() {
     let (msg, at) = one_problem(
         "[[force-push]]\nid = \"fp\"\nbranches = [\"main\"]\noverride = \"two-key\"\napprovers = [\"a@b\"]\napproval = \"presence\"\n",
     );
-    assert!(msg.contains("contradicts `override = \"two-key\"`"), "{msg}");
+    assert!(
+        msg.contains("contradicts `override = \"two-key\"`"),
+        "{msg}"
+    );
     assert_eq!(at, (6, 12));
     let (msg, at) = one_problem(
         "[[force-push]]\nid = \"fp\"\nbranches = [\"main\"]\noverride = \"never\"\napproval = \"presence\"\n",
     );
-    assert!(msg.contains("does not apply to `override = \"never\"`"), "{msg}");
-    assert_eq!(at, (5, 12));
-    let (msg, _) = one_problem(
-        "[[force-push]]\nid = \"fp\"\nbranches = [\"main\"]\napproval = \"two-key\"\n",
+    assert!(
+        msg.contains("does not apply to `override = \"never\"`"),
+        "{msg}"
     );
+    assert_eq!(at, (5, 12));
+    let (msg, _) =
+        one_problem("[[force-push]]\nid = \"fp\"\nbranches = [\"main\"]\napproval = \"two-key\"\n");
     assert!(msg.contains("needs `approvers`"), "{msg}");
     let (msg, at) = one_problem("[overrides]\napproval = \"two-key\"\n");
     assert!(msg.contains("needs `approvers` in `[overrides]`"), "{msg}");
