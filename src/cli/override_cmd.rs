@@ -264,12 +264,14 @@ fn mint(
     // minted, so that no token exists that cannot be used.
     let signer = match crate::audit::pipeline::signer(repo) {
         Ok(s) => s,
-        Err(e) => return refuse(
-            ctx,
-            &format!(
+        Err(e) => {
+            return refuse(
+                ctx,
+                &format!(
                 "{e:#}; no token was minted, because consuming it must leave a signed audit record"
             ),
-        ),
+            )
+        }
     };
     let approver_key = match p.tier {
         Tier::Presence => match crate::audit::approval_key(repo) {
@@ -387,6 +389,16 @@ fn mint(
             )
         }
     };
+    // What consumption and `verify` will check, checked now: a grant that
+    // does not verify (a key without the touch flag, a key the signer list
+    // does not name) mints nothing.
+    let (local, _) = crate::audit::pipeline::local_signers(repo)?;
+    if let Err(e) = Grant::decode(&grant).and_then(|g| g.verify(&local)) {
+        return refuse(
+            ctx,
+            &format!("the approval does not verify ({e}); no token was minted"),
+        );
+    }
     entry.grant = Some(grant);
     entry.id = token_id(&hash);
     entry.token_sha256 = Some(hash);
