@@ -99,9 +99,14 @@ pub fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<Outcome> {
         Outcome::Pass => "warn",
     };
     match args.format {
-        Format::Json => ctx
-            .printer
-            .stdout(&CheckReport::new(event.name(), result, &shown).to_json()),
+        Format::Json => ctx.printer.stdout(
+            &CheckReport::new(event.name(), result, &shown)
+                .with_people(
+                    &policy,
+                    crate::gate::agent::detect(|k| std::env::var(k).ok()).as_ref(),
+                )
+                .to_json(),
+        ),
         Format::Sarif => {
             let mut log = SarifBuilder::new(env!("CARGO_PKG_VERSION"));
             log.policy_rules(&policy)

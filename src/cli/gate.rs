@@ -31,7 +31,13 @@ pub fn env_yes() -> bool {
 
 /// Decides: any blocker stops; otherwise warnings must be acknowledged.
 /// `action` is `commit` or `push`, for the messages.
-pub fn decide(printer: &Printer, shown: &[Shown], ack: &Acknowledge, action: &str) -> Outcome {
+pub fn decide(
+    printer: &Printer,
+    shown: &[Shown],
+    ack: &Acknowledge,
+    action: &str,
+    policy: &crate::policy::Policy,
+) -> Outcome {
     let blockers: Vec<&Shown> = shown
         .iter()
         .filter(|s| s.finding.severity == Severity::Block)
@@ -57,12 +63,33 @@ pub fn decide(printer: &Printer, shown: &[Shown], ack: &Acknowledge, action: &st
             );
         }
         if overridable {
-            printer
-                .hint("fix the change, or if it is intended, request a scoped one-time override:");
-            printer.hint(&format!(
-                "    tollgate override {} --reason \"<why>\"",
-                ids[0]
-            ));
+            let agent = crate::gate::agent::detect(|k| std::env::var(k).ok());
+            let terminal = Tty::open().is_some();
+            if agent.is_some() || !terminal {
+                // Addressed to whoever runs git without a person at a
+                // terminal: say what it must not do and what to ask.
+                let who = agent.as_ref().map_or_else(
+                    || "the program running git (there is no terminal)".to_string(),
+                    |a| format!("{} (`{}` is set)", a.name, a.variable),
+                );
+                let tier = blockers
+                    .iter()
+                    .filter_map(|s| policy.constraint(&s.finding.constraint))
+                    .map(|c| policy.tier_for(c))
+                    .max()
+                    .unwrap_or(policy.approval);
+                for line in crate::gate::agent::instructions(&who, ids[0], tier) {
+                    printer.hint(&line);
+                }
+            } else {
+                printer.hint(
+                    "fix the change, or if it is intended, request a scoped one-time override:",
+                );
+                printer.hint(&format!(
+                    "    tollgate override {} --reason \"<why>\"",
+                    ids[0]
+                ));
+            }
         }
         return Outcome::Blocked;
     }
@@ -219,7 +246,7 @@ pub fn run(
         .map(|(_, s)| s.clone())
         .collect();
     let action = event.name();
-    let mut outcome = decide(printer, &remaining, ack, action);
+    let mut outcome = decide(printer, &remaining, ack, action, policy);
     if let (Outcome::Pass, Some(d)) = (outcome, &data) {
         if !by_token.is_empty() {
             let pairs: Vec<(&Finding, &crate::overrides::ledger::Entry)> = by_token

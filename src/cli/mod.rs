@@ -10,6 +10,7 @@ mod init;
 mod install;
 mod notes_cmd;
 mod override_cmd;
+mod pending;
 mod policy_cmd;
 mod receive;
 mod records;

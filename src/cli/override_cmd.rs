@@ -59,7 +59,7 @@ struct Why {
 
 #[derive(Debug, Subcommand)]
 enum OverrideCommand {
-    /// Two-key: ask for a second person's approval of one blocker (prints a signed request)
+    /// Ask a person to approve one blocker, without a terminal: a pending request (approved with `override pending`), or for two-key a signed request for a second person
     Request {
         /// The blocker: a short id from the last blocked run (`B1`) or a fingerprint prefix
         finding: String,
@@ -82,6 +82,8 @@ enum OverrideCommand {
         /// The approval (`tgapp1_…`), or `@FILE` to read it from a file
         approval: String,
     },
+    /// Approve or deny, at your terminal, the requests recorded without one (by a coding agent, an IDE, a script)
+    Pending,
     /// List tokens (active ones by default)
     List {
         /// Only active tokens (the default)
@@ -144,12 +146,12 @@ pub(super) fn prepare(
     ledger: &Ledger,
     now: DateTime<Utc>,
     asked: Asked,
-    two_key: bool,
+    want: crate::gate::prepare::Want,
 ) -> anyhow::Result<Result<Prepared, crate::gate::prepare::Refusal>> {
     let last = LastRun::load(&repo.state_dir())?;
     let policy = ctx.policy(Some(repo))?;
     let data = ledger.read()?;
-    crate::gate::prepare::prepare(repo, &policy, &data, last.as_ref(), now, asked, two_key)
+    crate::gate::prepare::prepare(repo, &policy, &data, last.as_ref(), now, asked, want)
 }
 
 /// Runs `tollgate override …`.
@@ -177,6 +179,7 @@ pub fn run(ctx: &Ctx, args: OverrideArgs) -> anyhow::Result<Outcome> {
             let asked = asked(finding, why);
             super::two_key::request(ctx, &repo, &ledger, now, asked, out.as_deref())
         }
+        Some(OverrideCommand::Pending) => super::pending::pending(ctx, &repo, &ledger, now),
         Some(OverrideCommand::Approve { request, out }) => {
             super::two_key::approve(ctx, &repo, now, &request, out.as_deref())
         }
@@ -252,7 +255,14 @@ fn mint(
     now: DateTime<Utc>,
     asked: Asked,
 ) -> anyhow::Result<Outcome> {
-    let p = match prepare(ctx, repo, ledger, now, asked, false)? {
+    let p = match prepare(
+        ctx,
+        repo,
+        ledger,
+        now,
+        asked,
+        crate::gate::prepare::Want::Token,
+    )? {
         Ok(p) => p,
         Err(why) => return refuse(ctx, &why.to_string()),
     };
@@ -273,24 +283,9 @@ fn mint(
             )
         }
     };
-    let approver_key = match p.tier {
-        Tier::Presence => match crate::audit::approval_key(repo) {
-            None => {
-                return refuse(
-                    ctx,
-                    &format!(
-                        "`{}` needs approval tier `presence`: a touch of your FIDO security key. Configure one with `git config tollgate.approvalKey ~/.ssh/id_ed25519_sk.pub` (made with `ssh-keygen -t ed25519-sk`) and list it for you in `{}`",
-                        f.constraint,
-                        crate::audit::ALLOWED_SIGNERS
-                    ),
-                )
-            }
-            Some(k) => match crate::audit::approval_key_usable(&k) {
-                Ok(fp) => Some((k, fp)),
-                Err(e) => return refuse(ctx, &format!("{e}; no token was minted")),
-            },
-        },
-        _ => None,
+    let approver_key = match approver_key_for(repo, p.tier, &f.constraint) {
+        Ok(k) => k,
+        Err(why) => return refuse(ctx, &why),
     };
     // The person at the terminal.
     let Some(mut tty) = Tty::open() else {
@@ -349,59 +344,23 @@ fn mint(
     }
     let token = new_token();
     let hash = token_hash(&token);
-    let approver = match &approver_key {
-        Some((_, fp)) => Identity {
-            key_fingerprint: fp.clone(),
-            ..signer.identity.clone()
-        },
-        None => signer.identity.clone(),
-    };
-    let grant = Grant {
-        v: 1,
-        doc_type: "grant".into(),
-        token_sha256: hash.clone(),
-        constraint: f.constraint.clone(),
-        kind: f.kind.clone(),
-        severity: f.severity,
-        fingerprint: f.fingerprint.clone(),
-        location: f.location.clone(),
-        scope: p.scope.clone(),
-        reason: entry.reason.clone(),
-        reason_code: entry.code.clone(),
-        requester: signer.identity.clone(),
-        approver,
-        tier: p.tier,
-        minted: entry.minted,
-        expires: entry.expires,
-        policy_sha256: p.policy_sha256.clone(),
-        signature: String::new(),
-    };
-    let key = approver_key.as_ref().map_or(&signer.key, |(k, _)| k);
+    entry.token_sha256 = Some(hash.clone());
     if approver_key.is_some() {
         let _ = tty.write("Touch your security key to approve…\n");
     }
-    let grant = match grant.sign_and_encode(key) {
+    let grant = match sign_grant(
+        repo,
+        &signer,
+        approver_key.as_ref(),
+        &entry,
+        &p.scope,
+        &p.policy_sha256,
+    ) {
         Ok(g) => g,
-        Err(e) => {
-            return refuse(
-                ctx,
-                &format!("cannot sign the approval ({e}); no token was minted"),
-            )
-        }
+        Err(why) => return refuse(ctx, &format!("{why}; no token was minted")),
     };
-    // What consumption and `verify` will check, checked now: a grant that
-    // does not verify (a key without the touch flag, a key the signer list
-    // does not name) mints nothing.
-    let (local, _) = crate::audit::pipeline::local_signers(repo)?;
-    if let Err(e) = Grant::decode(&grant).and_then(|g| g.verify(&local)) {
-        return refuse(
-            ctx,
-            &format!("the approval does not verify ({e}); no token was minted"),
-        );
-    }
     entry.grant = Some(grant);
     entry.id = token_id(&hash);
-    entry.token_sha256 = Some(hash);
     let id = entry.id.clone();
     let expires = entry.expires;
     let fingerprint = entry.fingerprint.clone();
@@ -436,6 +395,80 @@ fn mint(
     Ok(Outcome::Pass)
 }
 
+/// The security key a `presence` approval is signed with, checked before
+/// anything is minted; `None` for other tiers.
+pub(super) fn approver_key_for(
+    repo: &Repo,
+    tier: Tier,
+    constraint: &str,
+) -> Result<Option<(crate::audit::SigningKey, String)>, String> {
+    if tier != Tier::Presence {
+        return Ok(None);
+    }
+    match crate::audit::approval_key(repo) {
+        None => Err(format!(
+            "`{constraint}` needs approval tier `presence`: a touch of your FIDO security key. Configure one with `git config tollgate.approvalKey ~/.ssh/id_ed25519_sk.pub` (made with `ssh-keygen -t ed25519-sk`) and list it for you in `{}`",
+            crate::audit::ALLOWED_SIGNERS
+        )),
+        Some(k) => match crate::audit::approval_key_usable(&k) {
+            Ok(fp) => Ok(Some((k, fp))),
+            Err(e) => Err(format!("{e}; no token was minted")),
+        },
+    }
+}
+
+/// Signs the grant of `entry` (its token hash, blocker, lifetime, people,
+/// tier) with the approval key for `presence`, else the signer's own key,
+/// and checks it the way consumption and `verify` will.
+pub(super) fn sign_grant(
+    repo: &Repo,
+    signer: &crate::audit::pipeline::Signer,
+    approver_key: Option<&(crate::audit::SigningKey, String)>,
+    entry: &Entry,
+    scope: &crate::audit::grant::Scope,
+    policy_sha256: &str,
+) -> Result<String, String> {
+    let approver = match approver_key {
+        Some((_, fp)) => Identity {
+            key_fingerprint: fp.clone(),
+            ..signer.identity.clone()
+        },
+        None => signer.identity.clone(),
+    };
+    let grant = Grant {
+        v: 1,
+        doc_type: "grant".into(),
+        token_sha256: entry.token_sha256.clone().unwrap_or_default(),
+        constraint: entry.constraint.clone(),
+        kind: entry.kind.clone(),
+        severity: entry.severity,
+        fingerprint: entry.fingerprint.clone(),
+        location: entry.location.clone(),
+        scope: scope.clone(),
+        reason: entry.reason.clone(),
+        reason_code: entry.code.clone(),
+        requester: signer.identity.clone(),
+        approver,
+        tier: entry.method,
+        minted: entry.minted,
+        expires: entry.expires,
+        policy_sha256: policy_sha256.to_string(),
+        signature: String::new(),
+    };
+    let key = approver_key.map_or(&signer.key, |(k, _)| k);
+    let grant = grant
+        .sign_and_encode(key)
+        .map_err(|e| format!("cannot sign the approval ({e})"))?;
+    // What consumption and `verify` will check, checked now: a grant that
+    // does not verify (a key without the touch flag, a key the signer list
+    // does not name) mints nothing.
+    let (local, _) = crate::audit::pipeline::local_signers(repo).map_err(|e| format!("{e:#}"))?;
+    Grant::decode(&grant)
+        .and_then(|g| g.verify(&local))
+        .map_err(|e| format!("the approval does not verify ({e})"))?;
+    Ok(grant)
+}
+
 pub(super) enum Answer {
     Approved,
     Denied,
@@ -467,6 +500,10 @@ pub(super) fn challenge(
             tty.write("\nTimed out.\n")?;
             return Ok(Answer::Timeout);
         };
+        if answer.trim().eq_ignore_ascii_case("deny") {
+            tty.write("Denied.\n")?;
+            return Ok(Answer::Denied);
+        }
         if answer.trim() == code {
             tty.write("Approved.\n")?;
             return Ok(Answer::Approved);

@@ -60,10 +60,20 @@ pub fn request(
     asked: Asked,
     out: Option<&Path>,
 ) -> anyhow::Result<Outcome> {
-    let p = match override_cmd::prepare(ctx, repo, ledger, now, asked, true)? {
+    let p = match override_cmd::prepare(
+        ctx,
+        repo,
+        ledger,
+        now,
+        asked,
+        crate::gate::prepare::Want::Request,
+    )? {
         Ok(p) => p,
         Err(why) => return refuse(ctx, &why.to_string()),
     };
+    if p.tier != Tier::TwoKey {
+        return super::pending::request_for_person(ctx, repo, ledger, now, p);
+    }
     let signer = crate::audit::pipeline::signer(repo)?;
     let f = &p.finding;
     let expires = now + chrono::Duration::from_std(p.ttl)?;

@@ -18,6 +18,17 @@ use super::Event;
 /// Token lifetime when `--ttl` is not given.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(3600);
 
+/// What the caller will make of a prepared blocker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// Mint a token now, at this terminal (refused for `two-key`).
+    Token,
+    /// Record a request for a person to approve (any tier): a signed
+    /// two-key request, or a pending request approved with
+    /// `tollgate override pending`.
+    Request,
+}
+
 /// Why an override is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
@@ -49,15 +60,6 @@ pub enum Refusal {
         id: String,
         /// Who may approve.
         approvers: Vec<String>,
-    },
-    /// A request was asked for a constraint that needs no second person.
-    NotTwoKey {
-        /// The constraint.
-        constraint: String,
-        /// The id asked for.
-        id: String,
-        /// Its tier.
-        tier: Tier,
     },
     /// No (or an empty) reason.
     NoReason,
@@ -92,7 +94,6 @@ impl std::fmt::Display for Refusal {
             Refusal::Warning(id) => write!(f, "`{id}` is a warning: warnings need no token; acknowledge them with `--yes` or `TOLLGATE_YES=1`"),
             Refusal::Never(c) => write!(f, "constraint `{c}` cannot be overridden (override = \"never\")"),
             Refusal::NeedsTwoKey { constraint, id, approvers } => write!(f, "constraint `{constraint}` needs a second person's approval: run `tollgate override request {id} --reason \"…\"` and have one of its approvers ({}) sign it", approvers.join(", ")),
-            Refusal::NotTwoKey { constraint, id, tier } => write!(f, "constraint `{constraint}` needs no second approval (tier `{}`): run `tollgate override {id} --reason \"…\"`", tier.as_str()),
             Refusal::NoReason => write!(f, "an override needs a reason: `--reason \"<why this blocker should pass>\"`"),
             Refusal::Hostile(why) | Refusal::Ttl(why) => write!(f, "{why}"),
             Refusal::NoCode(codes) => write!(f, "the policy requires a reason code: `--code <{}>`", codes.join("|")),
@@ -151,7 +152,7 @@ pub struct Prepared {
 }
 
 /// Resolves `asked.finding`, re-evaluates the blocker with `policy` and
-/// checks everything a token (or, with `two_key`, a request) needs: the
+/// checks everything a token (or a request) needs: the
 /// tier, the reason and code, the lifetime, no other active token.
 /// `Err(refusal)` inside `Ok` is a refusal to show the person; the outer
 /// error is a failure (git, state files).
@@ -162,7 +163,7 @@ pub fn prepare(
     last: Option<&LastRun>,
     now: DateTime<Utc>,
     asked: Asked,
-    two_key: bool,
+    want: Want,
 ) -> anyhow::Result<Result<Prepared, Refusal>> {
     let wanted = asked.finding;
     // Name → fingerprint prefix.
@@ -216,19 +217,12 @@ pub fn prepare(
     if c.override_mode == OverrideMode::Never {
         return Ok(Err(Refusal::Never(c.id.clone())));
     }
-    match (tier == Tier::TwoKey, two_key) {
-        (true, false) => {
+    match (tier == Tier::TwoKey, want) {
+        (true, Want::Token) => {
             return Ok(Err(Refusal::NeedsTwoKey {
                 constraint: c.id.clone(),
                 id: wanted,
                 approvers: policy.approvers_for(c).to_vec(),
-            }))
-        }
-        (false, true) => {
-            return Ok(Err(Refusal::NotTwoKey {
-                constraint: c.id.clone(),
-                id: wanted,
-                tier,
             }))
         }
         _ => {}

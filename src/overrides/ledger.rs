@@ -149,7 +149,7 @@ pub struct Entry {
 impl Entry {
     /// The state as of `now`: an ACTIVE token past its expiry is EXPIRED.
     pub fn state_at(&self, now: DateTime<Utc>) -> State {
-        if self.state == State::Active && now >= self.expires {
+        if matches!(self.state, State::Active | State::Requested) && now >= self.expires {
             State::Expired
         } else {
             self.state

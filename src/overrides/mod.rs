@@ -50,12 +50,25 @@ pub fn match_tokens(
                 e.used_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
                 e.used_for.as_deref().unwrap_or("an earlier operation")
             )),
+            State::Expired if e.grant.is_none() && e.request.is_none() => Some(format!(
+                "request {} expired at {} without a person's approval",
+                e.id,
+                e.expires.to_rfc3339()
+            )),
             State::Expired => Some(format!(
                 "token {} expired at {}",
                 e.id,
                 e.expires.to_rfc3339()
             )),
             State::Revoked => Some(format!("token {} was revoked", e.id)),
+            State::Requested if e.grant.is_none() && e.request.is_none() => Some(format!(
+                "request {} waits for a person's approval: ask your user to run `tollgate override pending` in their own terminal, then retry",
+                e.id
+            )),
+            State::Denied if e.token_sha256.is_some() => Some(format!(
+                "request {} was denied by a person: do not retry it; change the commit or push, or ask your user",
+                e.id
+            )),
             other => Some(format!("token {} is not active ({})", e.id, other.as_str())),
         };
         if let Some(why) = why {
