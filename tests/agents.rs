@@ -29,6 +29,8 @@ fn state(repo: &Repo, i: usize) -> String {
 fn an_agent_is_told_what_to_ask_and_its_request_passes_once_a_person_approves() {
     let repo = Repo::installed();
     repo.signing_key("author");
+    repo.write("README", "hello\n");
+    repo.commit_all("base");
     repo.write("config.py", aws_line());
     repo.git(&["add", "config.py"]).success();
     // The agent's commit: blocked, with words addressed to it.
