@@ -125,6 +125,7 @@ fn expiry_is_enforced_with_the_injected_clock() {
 #[test]
 fn a_revoked_token_passes_nothing() {
     let repo = Repo::installed();
+    repo.signing_key("author");
     staged_secret(&repo, "cfg.py");
     repo.git(&["commit", "-qm", "x"]).code(1);
     let token = mint(&repo, "B1", &[], &[]);
@@ -225,6 +226,7 @@ fn never_constraints_cannot_be_overridden() {
 #[test]
 fn three_wrong_codes_deny_and_mint_nothing() {
     let repo = Repo::installed();
+    repo.signing_key("author");
     staged_secret(&repo, "cfg.py");
     repo.git(&["commit", "-qm", "x"]).code(1);
     let (code, out, _, screen) = override_in_pty(
@@ -312,7 +314,19 @@ fn no_token_is_consumed_without_a_signing_key() {
     let repo = Repo::installed();
     staged_secret(&repo, "cfg.py");
     repo.git(&["commit", "-qm", "x"]).code(1);
+    // No token is minted without a key to sign its record…
+    repo.tollgate(&["override", "B1", "--reason", "fixture for the demo"])
+        .code(1)
+        .stderr_has("no token minted")
+        .stderr_has("no SSH signing key is configured");
+    // …and one minted while a key was configured is not consumed once the
+    // key is gone.
+    let (key, _) = repo.ssh_keygen("minted-with");
+    repo.git(&["config", "tollgate.signingKey", key.to_str().unwrap()])
+        .success();
     let token = mint(&repo, "B1", &[], &[]);
+    repo.git(&["config", "--unset", "tollgate.signingKey"])
+        .success();
     repo.git_env(&["commit", "-qm", "x"], &[("TOLLGATE_TOKEN", &token)])
         .code(1)
         .stderr_has("no SSH signing key is configured")
@@ -373,6 +387,7 @@ fn of_eight_hooks_racing_with_one_token_exactly_one_passes() {
 #[test]
 fn a_corrupt_ledger_blocks_and_is_kept() {
     let repo = Repo::installed();
+    repo.signing_key("author");
     staged_secret(&repo, "cfg.py");
     repo.git(&["commit", "-qm", "x"]).code(1);
     let token = mint(&repo, "B1", &[], &[]);
@@ -395,6 +410,7 @@ fn a_corrupt_ledger_blocks_and_is_kept() {
 #[test]
 fn reason_codes_are_required_when_the_policy_lists_them() {
     let repo = Repo::installed();
+    repo.signing_key("author");
     repo.policy(
         "extends = [\"builtin:recommended\"]\n[overrides]\nreasons = [\"hotfix\", \"false-positive\"]\n",
     );

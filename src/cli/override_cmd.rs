@@ -13,7 +13,7 @@ use clap::{Args, Subcommand};
 use super::check::Format;
 use super::gate::{self, Event};
 use super::tty::Tty;
-use super::{Ctx, Outcome};
+use super::{records, Ctx, Outcome};
 use crate::check::{Engine, Finding};
 use crate::git::{parse_push_lines, Repo};
 use crate::overrides::ledger::{Entry, Ledger, LedgerData, State};
@@ -430,6 +430,11 @@ fn mint(
         Err(msg) => return refuse(ctx, &msg),
     };
     let (event, f, ttl) = (p.event, &p.finding, p.ttl);
+    // The token is consumed with a signed audit record: refuse now, before
+    // the challenge, when the configured key cannot sign one.
+    if let Err(e) = records::signer(repo).and_then(|s| Ok(s.key.check_usable()?)) {
+        return refuse(ctx, &format!("no token minted: {e:#}"));
+    }
     // The person at the terminal.
     let Some(mut tty) = Tty::open() else {
         return refuse(ctx, "override approval needs a terminal: a person must type the challenge code shown there (no controlling terminal found)");
