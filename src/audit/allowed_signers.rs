@@ -736,7 +736,10 @@ mod tests {
                 "is not supported",
             ),
             (
-                format!("a@x.com {}", KEY.replace("ssh-ed25519", "ssh-ed25519-cert-v01@openssh.com")),
+                format!(
+                    "a@x.com {}",
+                    KEY.replace("ssh-ed25519", "ssh-ed25519-cert-v01@openssh.com")
+                ),
                 "is a certificate",
             ),
         ];
@@ -760,7 +763,9 @@ mod tests {
         // The unknown type has no key to remember; the cert-authority line has.
         assert!(s.skipped()[0].key.is_none());
         assert!(s.skipped()[1].key.is_some());
-        assert!(s.skipped()[0].to_string().contains("line 2: key type `ssh-dss`"));
+        assert!(s.skipped()[0]
+            .to_string()
+            .contains("line 2: key type `ssh-dss`"));
     }
 
     #[test]
@@ -775,7 +780,10 @@ mod tests {
             .iter()
             .map(|e| (e.no_touch_required, e.verify_required))
             .collect();
-        assert_eq!(flags, [(true, false), (false, true), (true, true), (false, false)]);
+        assert_eq!(
+            flags,
+            [(true, false), (false, true), (true, true), (false, false)]
+        );
         assert!(s.entries()[1].namespaces.is_some());
     }
 

@@ -392,7 +392,9 @@ impl SigningKey {
                 return Err(bad("`ssh-keygen` is not on PATH, and RSA keys sign only through it (tollgate does no RSA private-key operations itself)".into()));
             }
             if algorithm.is_security_key() {
-                return Err(bad("`ssh-keygen` is not on PATH, and a security key signs only through it".into()));
+                return Err(bad(
+                    "`ssh-keygen` is not on PATH, and a security key signs only through it".into(),
+                ));
             }
             read_private_key(&private)?;
             return Ok(usable(SignVia::InProcess));
@@ -552,7 +554,8 @@ fn keygen_sign(
     message: &[u8],
     envs: &[(&str, &OsStr)],
 ) -> Result<String, AuditError> {
-    let io_err = |what: &'static str, path: PathBuf| move |source| AuditError::Io { what, path, source };
+    let io_err =
+        |what: &'static str, path: PathBuf| move |source| AuditError::Io { what, path, source };
     // A security key may ask for a touch and a PIN. ssh-keygen reads the PIN
     // from stdin when stdin is not a terminal, so the message goes in a file
     // and stdin and stderr stay the person's (the touch prompt is OpenSSH's
@@ -581,8 +584,10 @@ fn keygen_sign(
             cmd.arg(path);
         }
         SigningKey::Agent(literal) => {
-            let file = write_literal(literal)
-                .map_err(io_err("write a temporary public key file for", PathBuf::from(key.to_string())))?;
+            let file = write_literal(literal).map_err(io_err(
+                "write a temporary public key file for",
+                PathBuf::from(key.to_string()),
+            ))?;
             // `-U`: the private half is in ssh-agent (what git passes too).
             cmd.arg(file.path()).arg("-U");
             _literal_file = file;
@@ -592,10 +597,15 @@ fn keygen_sign(
         message_dir = tempfile::Builder::new()
             .prefix(".tollgate-sign-")
             .tempdir()
-            .map_err(io_err("create a temporary directory in", std::env::temp_dir()))?;
+            .map_err(io_err(
+                "create a temporary directory in",
+                std::env::temp_dir(),
+            ))?;
         let msg = message_dir.path().join("message");
         std::fs::write(&msg, message).map_err(io_err("write", msg.clone()))?;
-        cmd.arg(&msg).stdin(Stdio::inherit()).stderr(Stdio::inherit());
+        cmd.arg(&msg)
+            .stdin(Stdio::inherit())
+            .stderr(Stdio::inherit());
         Some(message_dir.path().join("message.sig"))
     } else {
         cmd.stdin(Stdio::piped()).stderr(Stdio::piped());
@@ -832,7 +842,11 @@ pub fn verify(
     // A line that lists this key but could not be used says why here, so
     // a typo in a teammate's line is not reported as "not listed".
     for skipped in signers.skipped() {
-        if skipped.key.as_ref().is_some_and(|k| k.key_data() == sig.public_key()) {
+        if skipped
+            .key
+            .as_ref()
+            .is_some_and(|k| k.key_data() == sig.public_key())
+        {
             refusals.push(format!(
                 "line {} lists this key but is ignored: {}",
                 skipped.line, skipped.why
@@ -1308,9 +1322,21 @@ mod tests {
     /// Every key type, as `ssh-keygen -t` makes it, with what it is.
     const TYPES: [(&str, &[&str], KeyAlgorithm); 7] = [
         ("ed25519", &["-t", "ed25519"], KeyAlgorithm::Ed25519),
-        ("p256", &["-t", "ecdsa", "-b", "256"], KeyAlgorithm::EcdsaP256),
-        ("p384", &["-t", "ecdsa", "-b", "384"], KeyAlgorithm::EcdsaP384),
-        ("p521", &["-t", "ecdsa", "-b", "521"], KeyAlgorithm::EcdsaP521),
+        (
+            "p256",
+            &["-t", "ecdsa", "-b", "256"],
+            KeyAlgorithm::EcdsaP256,
+        ),
+        (
+            "p384",
+            &["-t", "ecdsa", "-b", "384"],
+            KeyAlgorithm::EcdsaP384,
+        ),
+        (
+            "p521",
+            &["-t", "ecdsa", "-b", "521"],
+            KeyAlgorithm::EcdsaP521,
+        ),
         ("rsa", &["-t", "rsa", "-b", "3072"], KeyAlgorithm::Rsa),
         ("sk-ed25519", &["-t", "ed25519-sk"], KeyAlgorithm::SkEd25519),
         ("sk-p256", &["-t", "ecdsa-sk"], KeyAlgorithm::SkEcdsaP256),
@@ -1387,7 +1413,10 @@ mod tests {
                 "{name}"
             );
             let err = verify(b"other", &sig, &allowed, "alice@example.com", now()).unwrap_err();
-            assert!(matches!(err, AuditError::BadSignature { .. }), "{name}: {err}");
+            assert!(
+                matches!(err, AuditError::BadSignature { .. }),
+                "{name}: {err}"
+            );
             // A signature by one type is never taken for another's key.
             let other = keygen_typed(dir.path(), &format!("{name}-other"), args);
             let wrong = signers(&format!("alice@example.com {}\n", public(&other)));
@@ -1415,7 +1444,10 @@ mod tests {
                 }
             };
             let line = format!("a@x.com {}\n", public(&key));
-            assert!(keygen_verify(dir.path(), &line, "a@x.com", &sig, MSG), "{name}");
+            assert!(
+                keygen_verify(dir.path(), &line, "a@x.com", &sig, MSG),
+                "{name}"
+            );
             let who = verify(MSG, &sig, &signers(&line), "a@x.com", now()).unwrap();
             assert_eq!(who.algorithm, *algorithm);
         }
@@ -1431,7 +1463,10 @@ mod tests {
             // Nor does the fallback when ssh-keygen is missing.
             let missing = OsStr::new("/nonexistent/ssh-keygen");
             let err = sign_via(missing, &SigningKey::File(key.clone()), MSG, &[]).unwrap_err();
-            assert!(err.to_string().contains("only through `ssh-keygen`"), "{name}: {err}");
+            assert!(
+                err.to_string().contains("only through `ssh-keygen`"),
+                "{name}: {err}"
+            );
         }
     }
 
@@ -1602,7 +1637,8 @@ mod tests {
                 _ => match alone {
                     Ok(u) => assert_eq!(u.via, SignVia::InProcess, "{name}"),
                     Err(e) => assert!(
-                        e.to_string().contains("cannot be read without `ssh-keygen`"),
+                        e.to_string()
+                            .contains("cannot be read without `ssh-keygen`"),
                         "{name}: {e}"
                     ),
                 },
@@ -1611,7 +1647,10 @@ mod tests {
             let mut pub_path = key.clone().into_os_string();
             pub_path.push(".pub");
             let by_pub = SigningKey::File(pub_path.into());
-            assert_eq!(by_pub.check_usable_with(&path, None).unwrap().via, SignVia::SshKeygen);
+            assert_eq!(
+                by_pub.check_usable_with(&path, None).unwrap().via,
+                SignVia::SshKeygen
+            );
         }
     }
 
@@ -1621,16 +1660,27 @@ mod tests {
         let path = std::env::var_os("PATH").unwrap();
         // DSA: OpenSSH still makes it, tollgate refuses it by name.
         let dsa = keygen_typed(dir.path(), "dsa", &["-t", "dsa"]);
-        let err = SigningKey::File(dsa).check_usable_with(&path, None).unwrap_err();
-        assert!(err.to_string().contains("key type `ssh-dss` is not supported"), "{err}");
+        let err = SigningKey::File(dsa)
+            .check_usable_with(&path, None)
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("key type `ssh-dss` is not supported"),
+            "{err}"
+        );
         let short = keygen_typed(dir.path(), "short", &["-t", "rsa", "-b", "1024"]);
-        let err = SigningKey::File(short).check_usable_with(&path, None).unwrap_err();
+        let err = SigningKey::File(short)
+            .check_usable_with(&path, None)
+            .unwrap_err();
         assert!(err.to_string().contains("1024 bits is too short"), "{err}");
         // A literal (agent) key needs an agent that holds it.
         let key = keygen(dir.path(), "key", "");
         let literal = SigningKey::Agent(public(&key));
         let err = literal.check_usable_with(&path, None).unwrap_err();
-        assert!(err.to_string().contains("`SSH_AUTH_SOCK` is not set"), "{err}");
+        assert!(
+            err.to_string().contains("`SSH_AUTH_SOCK` is not set"),
+            "{err}"
+        );
         let err = literal
             .check_usable_with(&path, Some(OsStr::new("/nonexistent/agent.sock")))
             .unwrap_err();
@@ -1639,7 +1689,10 @@ mod tests {
         // but not in-process.
         let locked = keygen(dir.path(), "locked", "pass phrase");
         let file = SigningKey::File(locked);
-        assert_eq!(file.check_usable_with(&path, None).unwrap().via, SignVia::SshKeygen);
+        assert_eq!(
+            file.check_usable_with(&path, None).unwrap().via,
+            SignVia::SshKeygen
+        );
         let err = file.check_usable_with(OsStr::new(""), None).unwrap_err();
         assert!(err.to_string().contains("passphrase-protected"), "{err}");
     }
@@ -1650,11 +1703,15 @@ mod tests {
         let key = keygen_typed(dir.path(), "p256", &["-t", "ecdsa"]);
         let sock = dir.path().join("agent.sock");
         let _agent = start_agent(&sock);
-        run(Command::new("ssh-add").env("SSH_AUTH_SOCK", &sock).arg(&key));
+        run(Command::new("ssh-add")
+            .env("SSH_AUTH_SOCK", &sock)
+            .arg(&key));
         fs::rename(&key, dir.path().join("moved")).unwrap();
         let path = std::env::var_os("PATH").unwrap();
         let literal = SigningKey::from_config(&format!("key::{}", public(&key)));
-        let usable = literal.check_usable_with(&path, Some(sock.as_os_str())).unwrap();
+        let usable = literal
+            .check_usable_with(&path, Some(sock.as_os_str()))
+            .unwrap();
         assert_eq!(usable.via, SignVia::SshAgent);
         assert_eq!(usable.algorithm, KeyAlgorithm::EcdsaP256);
         // And it really signs through the agent.
@@ -1718,6 +1775,8 @@ mod tests {
         // Verification without a touch proves no one was there (a PIN can
         // be typed by a program that knows it).
         assert_eq!(signer(flags(0x04)).presence(), Presence::None);
-        assert!(Presence::None < Presence::Present && Presence::Present < Presence::PresentVerified);
+        assert!(
+            Presence::None < Presence::Present && Presence::Present < Presence::PresentVerified
+        );
     }
 }
