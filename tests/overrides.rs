@@ -153,6 +153,7 @@ fn a_revoked_token_passes_nothing() {
 #[test]
 fn refusals_each_have_their_own_message() {
     let repo = Repo::installed();
+    repo.signing_key("author");
     staged_secret(&repo, "cfg.py");
     repo.git(&["commit", "-qm", "x"]).code(1);
     // No terminal: refused, nothing minted.

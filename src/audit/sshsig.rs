@@ -422,7 +422,7 @@ impl SigningKey {
                 });
                 if !held {
                     return Err(bad(format!(
-                        "ssh-agent at `{}` does not hold this key ({key_fingerprint}): `ssh-add` it, or point the setting at the private key file",
+                        "ssh-agent at `{}` does not hold this key ({key_fingerprint}), or is not running: `ssh-add` it, or point the setting at the private key file",
                         Path::new(sock).display()
                     )));
                 }
