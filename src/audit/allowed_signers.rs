@@ -8,10 +8,25 @@
 //!
 //! Each line is `principals [options] keytype base64-key [comment]`. This
 //! module parses the file and answers "may this key sign for this principal
-//! in this namespace at this time"; it does not verify signatures.
-//! `cert-authority` lines are refused: tollgate verifies plain keys only, and
-//! silently ignoring such a line would make a signer list mean something
-//! else than it does to `ssh-keygen`.
+//! in this namespace at this time, with these security-key flags"; it does
+//! not verify signatures.
+//!
+//! Options: `namespaces="…"`, `valid-after="…"`, `valid-before="…"` as
+//! `ssh-keygen -Y verify` reads them, and `no-touch-required` /
+//! `verify-required` with the meaning `sshd` gives them in
+//! `authorized_keys`: a security-key signature must carry the user-presence
+//! flag unless its line says `no-touch-required`, and the user-verification
+//! flag when it says `verify-required` (which a plain key, having no flags,
+//! never satisfies). `ssh-keygen -Y verify` knows neither of these two: it
+//! refuses a line that has them, and it accepts a security-key signature
+//! without the user-presence flag, so tollgate is the stricter of the two.
+//! `cert-authority` is not supported: tollgate verifies plain keys only.
+//!
+//! A line that cannot be used (an unknown key type, `cert-authority`, a bad
+//! option, a typo) is skipped and reported in [`AllowedSigners::skipped`],
+//! never an error for the whole file: lines only ever *grant*, so leaving
+//! one out can only refuse that line's key, and one teammate's unusual key
+//! never stops everyone else's records from verifying.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -19,6 +34,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use ssh_key::{HashAlg, PublicKey};
 
+use super::sshsig::{parse_public_key, KeyAlgorithm, SkFlags};
 use super::AuditError;
 
 /// A comma-separated list of `*`/`?` patterns, some negated with `!`.
@@ -96,8 +112,16 @@ pub struct SignerEntry {
     pub valid_after: Option<DateTime<Utc>>,
     /// `valid-before="…"`, as a UTC instant.
     pub valid_before: Option<DateTime<Utc>>,
+    /// `no-touch-required`: a security-key signature need not carry the
+    /// user-presence flag.
+    pub no_touch_required: bool,
+    /// `verify-required`: a signature must carry the user-verification
+    /// flag (only a security key can).
+    pub verify_required: bool,
     /// The public key.
     pub key: PublicKey,
+    /// Its type.
+    pub algorithm: KeyAlgorithm,
 }
 
 impl SignerEntry {
@@ -152,6 +176,63 @@ impl SignerEntry {
         }
         Ok(())
     }
+
+    /// Whether a signature by this line's key (of type `algorithm`) with
+    /// security-key flags `sk` (`None` for a plain key) meets the line's
+    /// `no-touch-required` / `verify-required` rules; the error says which
+    /// flag is missing.
+    pub fn permits_flags(
+        &self,
+        algorithm: KeyAlgorithm,
+        sk: Option<SkFlags>,
+    ) -> Result<(), String> {
+        match sk {
+            None if algorithm.is_security_key() => Err(format!(
+                "line {}: the security-key signature carries no flags",
+                self.line
+            )),
+            None if self.verify_required => Err(format!(
+                "line {}: `verify-required` needs a security key's user-verification flag, and a `{algorithm}` key has none",
+                self.line
+            )),
+            None => Ok(()),
+            Some(f) if !f.user_present() && !self.no_touch_required => Err(format!(
+                "line {}: the security-key signature lacks the user-presence flag (the key was not touched; flags 0x{:02x}), and the line does not say `no-touch-required`",
+                self.line, f.flags
+            )),
+            Some(f) if self.verify_required && !f.user_verified() => Err(format!(
+                "line {}: the line says `verify-required` but the signature lacks the user-verification flag (no PIN or biometric; flags 0x{:02x})",
+                self.line, f.flags
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+}
+
+/// A line of the file that grants nothing because it cannot be used.
+#[derive(Debug, Clone)]
+pub struct SkippedLine {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line number.
+    pub line: usize,
+    /// Why it cannot be used.
+    pub why: String,
+    /// Its key, when the key itself could be read (so a signature by it can
+    /// say which line would have allowed it).
+    pub key: Option<PublicKey>,
+}
+
+impl fmt::Display for SkippedLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}` line {}: {}; the line is ignored (its key is not allowed to sign)",
+            self.path.display(),
+            self.line,
+            self.why
+        )
+    }
 }
 
 /// A parsed `allowed_signers` file.
@@ -159,6 +240,7 @@ impl SignerEntry {
 pub struct AllowedSigners {
     path: PathBuf,
     entries: Vec<SignerEntry>,
+    skipped: Vec<SkippedLine>,
 }
 
 impl AllowedSigners {
@@ -172,27 +254,55 @@ impl AllowedSigners {
         AllowedSigners::parse(&text, path)
     }
 
-    /// Parses `text`; `path` names it in errors (it need not exist, e.g.
-    /// when the file was read from the base commit's tree).
+    /// Parses `text`; `path` names it in messages (it need not exist, e.g.
+    /// when the file was read from the base commit's tree). Lines that
+    /// cannot be used are skipped and listed in [`AllowedSigners::skipped`];
+    /// the caller shows them as warnings. (The `Result` stays for callers
+    /// and for errors that concern the whole text.)
     pub fn parse(text: &str, path: &Path) -> Result<AllowedSigners, AuditError> {
         let mut entries = Vec::new();
+        let mut skipped = Vec::new();
         for (i, raw) in text.lines().enumerate() {
             let line = i + 1;
             let trimmed = raw.trim();
             if trimmed.is_empty() || trimmed.starts_with('#') {
                 continue;
             }
-            let entry = parse_line(trimmed, line).map_err(|why| AuditError::AllowedSigners {
-                path: path.to_owned(),
-                line,
-                why,
-            })?;
-            entries.push(entry);
+            match parse_line(trimmed, line) {
+                Ok(entry) => entries.push(entry),
+                Err((why, key)) => skipped.push(SkippedLine {
+                    path: path.to_owned(),
+                    line,
+                    why,
+                    key,
+                }),
+            }
         }
         Ok(AllowedSigners {
             path: path.to_owned(),
             entries,
+            skipped,
         })
+    }
+
+    /// The same list, or the first unusable line as an error: for callers
+    /// that check a file someone is editing (`doctor`, `init`), where a
+    /// skipped line is a mistake to fix now.
+    pub fn strict(self) -> Result<AllowedSigners, AuditError> {
+        match self.skipped.first() {
+            Some(s) => Err(AuditError::AllowedSigners {
+                path: s.path.clone(),
+                line: s.line,
+                why: s.why.clone(),
+            }),
+            None => Ok(self),
+        }
+    }
+
+    /// The lines that grant nothing because they cannot be used, in file
+    /// order.
+    pub fn skipped(&self) -> &[SkippedLine] {
+        &self.skipped
     }
 
     /// The file these signers came from.
@@ -224,8 +334,31 @@ fn next_field(s: &str) -> Result<(&str, &str), String> {
     Ok((s, ""))
 }
 
-fn parse_line(text: &str, line: usize) -> Result<SignerEntry, String> {
-    let (principals, rest) = next_field(text)?;
+/// One line; on failure, why and (when it could be read) the line's key.
+fn parse_line(text: &str, line: usize) -> Result<SignerEntry, (String, Option<PublicKey>)> {
+    let (principals, rest) = next_field(text).map_err(|e| (e, None))?;
+    let (second, after_second) = next_field(rest).map_err(|e| (e, None))?;
+    if second.is_empty() {
+        return Err(("missing public key".into(), None));
+    }
+    // A key type is a bare word; an option list has `=` or is made of flag
+    // options. Deciding by shape (not by trying to parse a key) keeps the
+    // error about the right field.
+    let is_options = second.contains('=')
+        || second.split(',').any(|o| {
+            ["cert-authority", "no-touch-required", "verify-required"]
+                .iter()
+                .any(|flag| o.eq_ignore_ascii_case(flag))
+        });
+    let (options, key_text) = if is_options {
+        (Some(second), after_second)
+    } else {
+        (None, rest)
+    };
+    // The key first, so that a line refused for its options still names
+    // its key in a signer's refusal.
+    let key = parse_key(key_text).map_err(|e| (e, None))?;
+    let fail = |why: String| (why, Some(key.clone()));
     // A quoted principals field (OpenSSH allows one) is a plain list.
     let principals = match principals
         .strip_prefix('"')
@@ -233,38 +366,32 @@ fn parse_line(text: &str, line: usize) -> Result<SignerEntry, String> {
     {
         Some(inner) => inner,
         None if principals.contains('"') => {
-            return Err(format!("stray quote in principals `{principals}`"))
+            return Err(fail(format!("stray quote in principals `{principals}`")))
         }
         None => principals,
     };
-    let principals = PatternList::parse(principals).map_err(|e| format!("principals: {e}"))?;
-
-    let (second, after_second) = next_field(rest)?;
-    if second.is_empty() {
-        return Err("missing public key".into());
-    }
-    // A key type is a bare word; an option list has `=` or is a bare
-    // `cert-authority`. Deciding by shape (not by trying to parse a key)
-    // keeps the error about the right field.
-    let is_options = second.contains('=')
-        || second
-            .split(',')
-            .any(|o| o.eq_ignore_ascii_case("cert-authority"));
-    let mut entry_opts = Options::default();
-    let key_text = if is_options {
-        entry_opts = parse_options(second)?;
-        after_second
-    } else {
-        rest
+    let principals =
+        PatternList::parse(principals).map_err(|e| fail(format!("principals: {e}")))?;
+    let opts = match options {
+        Some(list) => parse_options(list).map_err(fail)?,
+        None => Options::default(),
     };
-    let key = parse_key(key_text)?;
+    if let (Some(after), Some(before)) = (opts.valid_after, opts.valid_before) {
+        if before <= after {
+            return Err(fail("`valid-before` is not after `valid-after`".into()));
+        }
+    }
+    let algorithm = KeyAlgorithm::of(key.key_data()).map_err(fail)?;
     Ok(SignerEntry {
         line,
         principals,
-        namespaces: entry_opts.namespaces,
-        valid_after: entry_opts.valid_after,
-        valid_before: entry_opts.valid_before,
+        namespaces: opts.namespaces,
+        valid_after: opts.valid_after,
+        valid_before: opts.valid_before,
+        no_touch_required: opts.no_touch_required,
+        verify_required: opts.verify_required,
         key,
+        algorithm,
     })
 }
 
@@ -273,6 +400,8 @@ struct Options {
     namespaces: Option<PatternList>,
     valid_after: Option<DateTime<Utc>>,
     valid_before: Option<DateTime<Utc>>,
+    no_touch_required: bool,
+    verify_required: bool,
 }
 
 fn parse_options(list: &str) -> Result<Options, String> {
@@ -285,6 +414,17 @@ fn parse_options(list: &str) -> Result<Options, String> {
         let name_lc = name.to_ascii_lowercase();
         if name_lc == "cert-authority" {
             return Err("`cert-authority` is not supported: tollgate verifies plain keys, not certificates; list each signer's key instead".into());
+        }
+        if name_lc == "no-touch-required" || name_lc == "verify-required" {
+            if value.is_some() {
+                return Err(format!("option `{name}` takes no value"));
+            }
+            if name_lc == "no-touch-required" {
+                opts.no_touch_required = true;
+            } else {
+                opts.verify_required = true;
+            }
+            continue;
         }
         let value = match value {
             Some(v) => v
@@ -385,13 +525,7 @@ fn parse_key(text: &str) -> Result<PublicKey, String> {
     let (Some(kind), Some(b64)) = (parts.next(), parts.next()) else {
         return Err("missing public key (expected `keytype base64-key`)".into());
     };
-    if kind.contains("-cert-v01@") {
-        return Err(format!(
-            "`{kind}` is a certificate: tollgate verifies plain keys only"
-        ));
-    }
-    let key = PublicKey::from_openssh(&format!("{kind} {b64}"))
-        .map_err(|e| format!("cannot parse `{kind}` public key: {e}"))?;
+    let key = parse_public_key(&format!("{kind} {b64}"))?;
     if key.algorithm().as_str() != kind {
         return Err(format!(
             "key type `{kind}` does not match the key data (`{}`)",
@@ -416,10 +550,12 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
+    /// The one skipped line of `text`: its number and why.
     fn err_of(text: &str) -> (usize, String) {
-        match parse(text) {
-            Err(AuditError::AllowedSigners { line, why, .. }) => (line, why),
-            other => panic!("expected an error, got {other:?}"),
+        let s = parse(text).expect("a bad line never fails the whole file");
+        match s.skipped() {
+            [one] => (one.line, one.why.clone()),
+            other => panic!("expected one skipped line, got {other:?}"),
         }
     }
 
@@ -536,7 +672,16 @@ mod tests {
         ));
         assert_eq!(line, 2);
         assert!(why.contains("cert-authority"), "{why}");
-        let e = parse(&format!("\n*@x.com cert-authority {KEY}")).unwrap_err();
+        let s = parse(&format!("\n*@x.com cert-authority {KEY}")).unwrap();
+        assert!(s.entries().is_empty());
+        assert_eq!(
+            s.skipped()[0].to_string(),
+            "`.tollgate/allowed_signers` line 2: `cert-authority` is not supported: tollgate verifies plain keys, not certificates; list each signer's key instead; the line is ignored (its key is not allowed to sign)"
+        );
+        // Its key is remembered, so a signature by it can name the line.
+        assert!(s.skipped()[0].key.is_some());
+        // `strict` turns it into the positioned error `doctor` shows.
+        let e = s.strict().unwrap_err();
         assert_eq!(
             e.to_string(),
             "`.tollgate/allowed_signers` line 2: `cert-authority` is not supported: tollgate verifies plain keys, not certificates; list each signer's key instead"
@@ -574,11 +719,108 @@ mod tests {
                 "ssh-rsa",
             ),
             (format!("a@x.com,,b@x.com {KEY}"), "empty pattern"),
+            (
+                format!("a@x.com no-touch-required=\"yes\" {KEY}"),
+                "takes no value",
+            ),
+            (
+                format!("a@x.com valid-after=\"20300101Z\",valid-before=\"20250101Z\" {KEY}"),
+                "`valid-before` is not after `valid-after`",
+            ),
+            (
+                "a@x.com ssh-dss AAAAB3NzaC1kc3MAAACBAP".to_string(),
+                "key type `ssh-dss` is not supported",
+            ),
+            (
+                "a@x.com ssh-future-type@example.com AAAAI3NzaC1mdXR1cmU".to_string(),
+                "is not supported",
+            ),
+            (
+                format!(
+                    "a@x.com {}",
+                    KEY.replace("ssh-ed25519", "ssh-ed25519-cert-v01@openssh.com")
+                ),
+                "is a certificate",
+            ),
         ];
         for (text, expect) in cases {
             let (line, why) = err_of(&format!("# header\n{text}\n"));
             assert_eq!(line, 2, "{text}");
             assert!(why.contains(expect), "{text}: {why}");
         }
+    }
+
+    #[test]
+    fn a_bad_line_is_skipped_and_the_others_still_load() {
+        let s = parse(&format!(
+            "alice@x.com {KEY}\nbob@x.com ssh-dss AAAAB3NzaC1kc3MAAACBAP\ncarol@x.com cert-authority {KEY}\ndave@x.com {KEY}\n"
+        ))
+        .unwrap();
+        let lines: Vec<usize> = s.entries().iter().map(|e| e.line).collect();
+        assert_eq!(lines, [1, 4]);
+        let skipped: Vec<usize> = s.skipped().iter().map(|e| e.line).collect();
+        assert_eq!(skipped, [2, 3]);
+        // The unknown type has no key to remember; the cert-authority line has.
+        assert!(s.skipped()[0].key.is_none());
+        assert!(s.skipped()[1].key.is_some());
+        assert!(s.skipped()[0]
+            .to_string()
+            .contains("line 2: key type `ssh-dss`"));
+    }
+
+    #[test]
+    fn flag_options_are_parsed() {
+        let s = parse(&format!(
+            "a@x.com no-touch-required {KEY}\nb@x.com verify-required,namespaces=\"tollgate\" {KEY}\nc@x.com NO-TOUCH-REQUIRED,Verify-Required {KEY}\nd@x.com {KEY}\n"
+        ))
+        .unwrap();
+        assert!(s.skipped().is_empty(), "{:?}", s.skipped());
+        let flags: Vec<(bool, bool)> = s
+            .entries()
+            .iter()
+            .map(|e| (e.no_touch_required, e.verify_required))
+            .collect();
+        assert_eq!(
+            flags,
+            [(true, false), (false, true), (true, true), (false, false)]
+        );
+        assert!(s.entries()[1].namespaces.is_some());
+    }
+
+    #[test]
+    fn flag_rules_for_every_combination() {
+        let s = parse(&format!(
+            "a@x.com {KEY}\na@x.com no-touch-required {KEY}\na@x.com verify-required {KEY}\na@x.com no-touch-required,verify-required {KEY}\n"
+        ))
+        .unwrap();
+        let [plain, no_touch, verify, both] = s.entries() else {
+            panic!("four lines")
+        };
+        let sk = KeyAlgorithm::SkEd25519;
+        let f = |flags| Some(SkFlags { flags, counter: 1 });
+        // Default: a touch is required.
+        assert!(plain.permits_flags(sk, f(0x01)).is_ok());
+        assert!(plain.permits_flags(sk, f(0x05)).is_ok());
+        let why = plain.permits_flags(sk, f(0x00)).unwrap_err();
+        assert!(why.contains("lacks the user-presence flag"), "{why}");
+        assert!(plain.permits_flags(sk, f(0x04)).is_err());
+        // A security-key type with no flags at all is never accepted.
+        assert!(plain.permits_flags(sk, None).is_err());
+        // no-touch-required.
+        assert!(no_touch.permits_flags(sk, f(0x00)).is_ok());
+        assert!(no_touch.permits_flags(sk, f(0x01)).is_ok());
+        // verify-required: presence and verification.
+        assert!(verify.permits_flags(sk, f(0x05)).is_ok());
+        let why = verify.permits_flags(sk, f(0x01)).unwrap_err();
+        assert!(why.contains("lacks the user-verification flag"), "{why}");
+        assert!(verify.permits_flags(sk, f(0x04)).is_err());
+        // Both: verification without a touch.
+        assert!(both.permits_flags(sk, f(0x04)).is_ok());
+        assert!(both.permits_flags(sk, f(0x00)).is_err());
+        // Plain keys have no flags: fine, except under verify-required.
+        let ed = KeyAlgorithm::Ed25519;
+        assert!(plain.permits_flags(ed, None).is_ok());
+        assert!(no_touch.permits_flags(ed, None).is_ok());
+        assert!(verify.permits_flags(ed, None).is_err());
     }
 }

@@ -112,7 +112,5 @@ pub(super) fn verify_by(
 /// Whether a verified signature carries a security key's user-presence
 /// flag: only a touch of the key sets it.
 pub(crate) fn user_present(v: &VerifiedSigner) -> bool {
-    // MERGE: replaced by the security-key flags from `sshsig`.
-    let _ = v;
-    false
+    v.presence() != super::sshsig::Presence::None
 }

@@ -21,14 +21,15 @@ pub mod verify;
 
 use std::path::PathBuf;
 
-pub use allowed_signers::{AllowedSigners, PatternList, SignerEntry};
+pub use allowed_signers::{AllowedSigners, PatternList, SignerEntry, SkippedLine};
 pub use config::{approval_key, approval_key_usable, signing_key, KeySource};
 
 /// Where the signer list lives in a repository.
 pub const ALLOWED_SIGNERS: &str = ".tollgate/allowed_signers";
 pub use record::{parse_line, parse_note, Attach, AuditRecord, Identity, FORMAT_VERSION};
 pub use sshsig::{
-    sign, sign_in_process, sign_with_ssh_keygen, verify, SigningKey, VerifiedSigner, NAMESPACE,
+    sign, sign_in_process, sign_with_ssh_keygen, verify, KeyAlgorithm, Presence, SignVia,
+    SigningKey, SkFlags, UsableKey, VerifiedSigner, NAMESPACE,
 };
 
 /// What went wrong with an audit record, a signature or the signer list.
@@ -124,6 +125,15 @@ pub enum AuditError {
     WrongNamespace {
         /// The namespace in the signature.
         found: String,
+    },
+    /// A signature or key of a type tollgate refuses (`ssh-rsa` SHA-1
+    /// signatures, DSA, short RSA keys, unknown types).
+    #[error("signature algorithm `{algorithm}` is refused: {why}")]
+    UnsupportedAlgorithm {
+        /// The algorithm or key type as named in the signature.
+        algorithm: String,
+        /// Why, and what to use instead.
+        why: String,
     },
     /// The signature does not match the message and key.
     #[error("signature by `{key_fingerprint}` does not verify: the signed bytes were changed or the signature is forged")]

@@ -323,7 +323,8 @@ fn signers(repo: &Repo, key: Option<&SigningKey>, r: &mut Report<'_>) {
         );
         return;
     }
-    let signers = match AllowedSigners::load(&path) {
+    // Strict: a line `verify` would skip is a mistake to fix now.
+    let signers = match AllowedSigners::load(&path).and_then(AllowedSigners::strict) {
         Ok(s) => s,
         Err(e) => {
             r.line(

@@ -272,7 +272,10 @@ fn mint(
     };
     // Everything a token needs to be consumed is checked before it is
     // minted, so that no token exists that cannot be used.
-    let signer = match crate::audit::pipeline::signer(repo) {
+    let signer = match crate::audit::pipeline::signer(repo).and_then(|s| {
+        s.key.check_usable()?;
+        Ok(s)
+    }) {
         Ok(s) => s,
         Err(e) => {
             return refuse(

@@ -202,6 +202,10 @@ impl Trusted {
                 )
             }
         };
+        // Lines that grant nothing are said, never fatal for everyone else.
+        for skipped in signers.skipped() {
+            ctx.printer.warning(&skipped.to_string());
+        }
         Ok(Trusted {
             policy_source,
             policy,
