@@ -274,7 +274,7 @@ impl AllowedSigners {
                     path: path.to_owned(),
                     line,
                     why,
-                    key,
+                    key: key.map(|k| *k),
                 }),
             }
         }
@@ -335,7 +335,8 @@ fn next_field(s: &str) -> Result<(&str, &str), String> {
 }
 
 /// One line; on failure, why and (when it could be read) the line's key.
-fn parse_line(text: &str, line: usize) -> Result<SignerEntry, (String, Option<PublicKey>)> {
+/// (The key is boxed: a `PublicKey` makes the error large.)
+fn parse_line(text: &str, line: usize) -> Result<SignerEntry, (String, Option<Box<PublicKey>>)> {
     let (principals, rest) = next_field(text).map_err(|e| (e, None))?;
     let (second, after_second) = next_field(rest).map_err(|e| (e, None))?;
     if second.is_empty() {
@@ -358,7 +359,7 @@ fn parse_line(text: &str, line: usize) -> Result<SignerEntry, (String, Option<Pu
     // The key first, so that a line refused for its options still names
     // its key in a signer's refusal.
     let key = parse_key(key_text).map_err(|e| (e, None))?;
-    let fail = |why: String| (why, Some(key.clone()));
+    let fail = |why: String| (why, Some(Box::new(key.clone())));
     // A quoted principals field (OpenSSH allows one) is a plain list.
     let principals = match principals
         .strip_prefix('"')
