@@ -15,3 +15,4 @@ pub mod overrides;
 pub mod policy;
 pub mod report;
 pub mod state;
+pub mod trust;

@@ -82,6 +82,9 @@ pub fn scan_commits(
     let mut seen = HashSet::new();
     for &c in commits {
         repo.commit_changes(c, &mut seen, &mut |ch| engine.check_content(ch, out))?;
+        repo.path_changes(c, &|p| engine.guards_path(p), &mut |ch| {
+            engine.check_path_change(ch, out)
+        })?;
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //!
 //! This layer builds events for the engine; it decides nothing.
 
+mod history;
 mod notes;
 mod push;
 
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use git2::{Delta, DiffFindOptions, DiffOptions, ObjectType, Oid, Patch, Repository, Sort};
 
+pub use history::DefaultBranch;
 pub use notes::{tracking_ref, NotesPush, NOTES_REF};
 pub use push::{parse_push_lines, parse_receive_lines, PushLine, ReceiveLine};
 
