@@ -211,13 +211,23 @@ fn verify_judges_signers_by_base_even_when_head_adds_a_key() {
     );
     dev.git(&["add", ".tollgate/allowed_signers"]).success();
     let head = commit_secret_with_override(dev, "config.py");
-    dev.git(&["push", "-q", "origin", "main"]).success();
+    // The pre-push hook refuses the signer change itself…
+    dev.git(&["push", "-q", "origin", "main"])
+        .code(1)
+        .stderr_has("tollgate-policy-change")
+        .stderr_has("adds signer `author@example.com` (ED25519 SHA256:");
+    // …so the push skips it, and the records are pushed by hand.
+    dev.git(&["push", "-q", "--no-verify", "origin", "main"])
+        .success();
+    dev.tollgate(&["notes", "push", "origin"]).success();
     let ci = ci(&t);
     verify(&ci, &t.base, &head)
         .code(1)
         .stderr_has("is not an allowed signer for `author@example.com`")
-        .stderr_has("uncovered B1");
-    // Judged by head's list (named explicitly), the same record is fine.
+        .stderr_has("uncovered B1")
+        .stderr_has("uncovered B2  `tollgate-policy-change`");
+    // Judged by head's list (named explicitly), the record is fine, and
+    // the signer change is still a blocker nobody approved.
     ci.tollgate(&[
         "verify",
         "--base",
@@ -227,7 +237,9 @@ fn verify_judges_signers_by_base_even_when_head_adds_a_key() {
         "--allowed-signers",
         ".tollgate/allowed_signers",
     ])
-    .success();
+    .code(1)
+    .stderr_has("covered    B1  `aws-access-key-id`")
+    .stderr_has("uncovered B2  `tollgate-policy-change`");
 }
 
 /// A validly signed record that only a modified client would write.
@@ -386,14 +398,19 @@ fn verify_judges_by_base_policy_when_head_weakens_it() {
     dev.git(&["push", "-q", "--no-verify", "origin", "main"])
         .success();
     let ci = ci(&t);
-    // Head's own policy finds nothing…
+    // Head's own policy misses the key, but not its own weakening (the
+    // policy-change constraint is in every policy)…
     ci.tollgate(&["check", "--range", &format!("{}..{head}", t.base)])
-        .success();
-    // …but base's judges the range.
+        .code(1)
+        .stderr_has("tollgate-policy-change")
+        .stderr_lacks("aws-access-key-id");
+    // …and base's judges the range.
     verify(&ci, &t.base, &head)
         .code(1)
         .stderr_has("judged by builtin:recommended")
-        .stderr_has("uncovered B1  `aws-access-key-id`");
+        .stderr_has("uncovered B1  `aws-access-key-id`")
+        .stderr_has("uncovered B2  `tollgate-policy-change`")
+        .stderr_has("adds `.tollgate.toml`; changes `extends` from [\"builtin:recommended\"] to []");
 }
 
 #[test]

@@ -7,7 +7,8 @@
 //! (`--base`, else the ref's old tip, else the head). So a feature branch
 //! is judged by the default branch's policy at its fork point, whatever an
 //! earlier push to that branch changed, and a push to the default branch
-//! is judged by the tip the remote had before it.
+//! is judged by the tip the remote had before it (`--base`, else the old
+//! tip: never a commit of the push itself).
 //!
 //! Cases with no merge-base get an error that says what to pass or fetch,
 //! never an empty revision: an orphan history (name `--anchor`), a forced
@@ -126,6 +127,23 @@ pub fn pick(repo: &Repo, req: &AnchorRequest<'_>) -> Result<Anchor, AnchorError>
         }
     }
     let old_present = old.filter(|o| repo.has_commit(*o));
+    if on_default {
+        // The default branch as the remote had it before this push.
+        if let Some(commit) = req.base.or(old_present) {
+            return Ok(Anchor {
+                commit,
+                how: format!(
+                    "`{}` before this push ({})",
+                    default.remote_ref,
+                    if req.base == Some(commit) {
+                        "the range's base"
+                    } else {
+                        "its old tip"
+                    }
+                ),
+            });
+        }
+    }
     let start = req.base.or(old_present).or(req.head);
     let Some(start) = start else {
         // A deletion whose old tip this clone lacks: nothing else to go by.
