@@ -576,3 +576,61 @@ fn audit_report_counts_overrides_and_a_budget_fails_verify() {
     let v: serde_json::Value = serde_json::from_str(&r.out()).unwrap();
     assert_eq!(v["overrides"], 0);
 }
+
+/// Key validity is judged at the later of the record's own `consumed` and
+/// the committer time of the commit it is attached to: a record backdated
+/// to before its key expired does not pass on a commit made after.
+#[test]
+fn a_backdated_record_on_a_later_commit_is_refused() {
+    let now = t0();
+    let dev = Repo::installed().with_remote();
+    let public = dev.signing_key("alice");
+    // The key stopped being valid ten days ago.
+    let expired = (now - Duration::days(10)).format("%Y%m%d").to_string();
+    dev.write(
+        ".tollgate/allowed_signers",
+        format!("author@example.com valid-before=\"{expired}\" {public}\n"),
+    );
+    dev.write("README", "hello\n");
+    let base = dev.commit_all("base");
+    dev.git(&["push", "-q", "origin", "main"]).success();
+    let t = Team { dev, base };
+    // A leak committed now, and one committed before the key expired.
+    let at = |when: DateTime<Utc>| when.to_rfc3339();
+    let commit = |file: &str, when: DateTime<Utc>| {
+        t.dev.write(file, aws_line());
+        t.dev.git(&["add", file]).success();
+        t.dev
+            .git_env(
+                &["commit", "-q", "--no-verify", "-m", file],
+                &[("GIT_COMMITTER_DATE", &at(when)), ("GIT_AUTHOR_DATE", &at(when))],
+            )
+            .success();
+        t.dev.head().unwrap()
+    };
+    let old = commit("old.py", now - Duration::days(12) - Duration::hours(1));
+    t.dev
+        .git(&["push", "-q", "--no-verify", "origin", "main"])
+        .success();
+    let ci = ci(&t);
+    let forge = Forge::alice(&ci);
+    let minted = now - Duration::days(12);
+    let f = &forge.findings(&format!("{}..{old}", t.base))[0];
+    forge.attach(&forge.record(f, "tgt1_old", minted, minted + Duration::minutes(5)), &old);
+    // A record made back then, on a commit made back then: valid.
+    verify(&ci, &t.base, &old).success();
+
+    let new = commit("new.py", now);
+    t.dev
+        .git(&["push", "-q", "--no-verify", "origin", "main"])
+        .success();
+    ci.git(&["fetch", "-q", "origin"]).success();
+    let found = forge.findings(&format!("{old}..{new}"));
+    let f = finding_at(&found, &new);
+    // Signed now with the expired key, dated twelve days ago.
+    forge.attach(&forge.record(&f, "tgt1_new", minted, minted + Duration::minutes(5)), &new);
+    verify(&ci, &old, &new)
+        .code(1)
+        .stderr_has("key expired at 2026-11-22T10:00:00+00:00")
+        .stderr_has("uncovered B1  `aws-access-key-id`");
+}
