@@ -410,7 +410,9 @@ fn verify_judges_by_base_policy_when_head_weakens_it() {
         .stderr_has("judged by builtin:recommended")
         .stderr_has("uncovered B1  `aws-access-key-id`")
         .stderr_has("uncovered B2  `tollgate-policy-change`")
-        .stderr_has("adds `.tollgate.toml`; changes `extends` from [\"builtin:recommended\"] to []");
+        .stderr_has(
+            "adds `.tollgate.toml`; changes `extends` from [\"builtin:recommended\"] to []",
+        );
 }
 
 #[test]
@@ -603,7 +605,10 @@ fn a_backdated_record_on_a_later_commit_is_refused() {
         t.dev
             .git_env(
                 &["commit", "-q", "--no-verify", "-m", file],
-                &[("GIT_COMMITTER_DATE", &at(when)), ("GIT_AUTHOR_DATE", &at(when))],
+                &[
+                    ("GIT_COMMITTER_DATE", &at(when)),
+                    ("GIT_AUTHOR_DATE", &at(when)),
+                ],
             )
             .success();
         t.dev.head().unwrap()
@@ -616,7 +621,10 @@ fn a_backdated_record_on_a_later_commit_is_refused() {
     let forge = Forge::alice(&ci);
     let minted = now - Duration::days(12);
     let f = &forge.findings(&format!("{}..{old}", t.base))[0];
-    forge.attach(&forge.record(f, "tgt1_old", minted, minted + Duration::minutes(5)), &old);
+    forge.attach(
+        &forge.record(f, "tgt1_old", minted, minted + Duration::minutes(5)),
+        &old,
+    );
     // A record made back then, on a commit made back then: valid.
     verify(&ci, &t.base, &old).success();
 
@@ -628,7 +636,10 @@ fn a_backdated_record_on_a_later_commit_is_refused() {
     let found = forge.findings(&format!("{old}..{new}"));
     let f = finding_at(&found, &new);
     // Signed now with the expired key, dated twelve days ago.
-    forge.attach(&forge.record(&f, "tgt1_new", minted, minted + Duration::minutes(5)), &new);
+    forge.attach(
+        &forge.record(&f, "tgt1_new", minted, minted + Duration::minutes(5)),
+        &new,
+    );
     verify(&ci, &old, &new)
         .code(1)
         .stderr_has("key expired at 2026-11-22T10:00:00+00:00")

@@ -126,10 +126,7 @@ impl SignerLine {
         let fp = Base64::decode_vec(&self.key)
             .map(|blob| {
                 let digest = Sha256::digest(&blob);
-                format!(
-                    "SHA256:{}",
-                    Base64Unpadded::encode_string(&digest)
-                )
+                format!("SHA256:{}", Base64Unpadded::encode_string(&digest))
             })
             .unwrap_or_else(|_| "an unreadable key".into());
         format!(
@@ -224,7 +221,10 @@ fn policy_changes(old: Option<&str>, new: Option<&str>, shown: &str) -> Vec<Stri
         ));
     }
     let empty = toml::Table::new();
-    let (ot, nt) = (old_t.as_ref().unwrap_or(&empty), new_t.as_ref().unwrap_or(&empty));
+    let (ot, nt) = (
+        old_t.as_ref().unwrap_or(&empty),
+        new_t.as_ref().unwrap_or(&empty),
+    );
     let entries = |t: &toml::Table, key: &str| -> Vec<toml::Value> {
         t.get(key)
             .and_then(|v| v.as_array())
@@ -250,7 +250,11 @@ fn policy_changes(old: Option<&str>, new: Option<&str>, shown: &str) -> Vec<Stri
             entries(t, kind)
                 .into_iter()
                 .map(|v| {
-                    let id = v.get("id").and_then(|i| i.as_str()).unwrap_or("?").to_string();
+                    let id = v
+                        .get("id")
+                        .and_then(|i| i.as_str())
+                        .unwrap_or("?")
+                        .to_string();
                     (id, v)
                 })
                 .collect()
@@ -298,7 +302,11 @@ fn list(v: &[String]) -> String {
 
 /// `` `name` (constraint `c`) for `src/**` ``.
 fn allow_shown(a: &toml::Value) -> String {
-    let s = |k: &str| a.get(k).and_then(|v| v.as_str()).map(|v| escape_controls(v).into_owned());
+    let s = |k: &str| {
+        a.get(k)
+            .and_then(|v| v.as_str())
+            .map(|v| escape_controls(v).into_owned())
+    };
     let constraint = s("constraint").unwrap_or_else(|| "?".into());
     let paths = a
         .get("paths")
@@ -352,7 +360,10 @@ mod tests {
         assert!(items[0].starts_with("removes signer `bot@"), "{items:?}");
         let later = new.replace("namespaces=\"tollgate\"", "valid-before=\"20200101\"");
         let items = signer_changes(&new, &later);
-        assert!(items[0].starts_with("changes the options of signer"), "{items:?}");
+        assert!(
+            items[0].starts_with("changes the options of signer"),
+            "{items:?}"
+        );
     }
 
     #[test]
@@ -377,9 +388,15 @@ mod tests {
         let a = "[[secret]]\nid = \"k\"\nregex = \"a\"\n";
         let b = "[[secret]]\nid = \"k\"\nregex = \"a\"\nseverity = \"warn\"\n";
         let items = policy_changes(Some(a), Some(b), "p");
-        assert!(items[0].contains("changes secret constraint `k` (`severity`)"), "{items:?}");
+        assert!(
+            items[0].contains("changes secret constraint `k` (`severity`)"),
+            "{items:?}"
+        );
         let items = policy_changes(Some(a), Some(""), "p");
-        assert!(items.iter().any(|i| i == "removes secret constraint `k`"), "{items:?}");
+        assert!(
+            items.iter().any(|i| i == "removes secret constraint `k`"),
+            "{items:?}"
+        );
     }
 }
 
@@ -388,7 +405,12 @@ mod engine_tests {
     use crate::check::{BlobSide, Engine, Findings, PathChange};
     use crate::policy::{load, Source, POLICY_CHANGE_ID};
 
-    fn run(path: &str, root: bool, old: Option<&str>, new: Option<&str>) -> Vec<crate::check::Finding> {
+    fn run(
+        path: &str,
+        root: bool,
+        old: Option<&str>,
+        new: Option<&str>,
+    ) -> Vec<crate::check::Finding> {
         let policy = load(Some(Source::new("t.toml", "extends = []\n"))).unwrap();
         let engine = Engine::new(&policy);
         let mut out = Findings::default();
@@ -419,7 +441,11 @@ mod engine_tests {
         assert_eq!(deleted[0].evidence, "deletes `.github/workflows/ci.yml`");
         assert_ne!(f[0].fingerprint, deleted[0].fingerprint);
         let added = run(".tollgate.toml", false, None, Some(""));
-        assert!(added[0].evidence.starts_with("adds `.tollgate.toml`"), "{}", added[0].evidence);
+        assert!(
+            added[0].evidence.starts_with("adds `.tollgate.toml`"),
+            "{}",
+            added[0].evidence
+        );
         // A root commit starts a history; other paths are not guarded.
         assert!(run(".tollgate.toml", true, None, Some("")).is_empty());
         assert!(run("src/lib.rs", false, Some(""), Some("")).is_empty());

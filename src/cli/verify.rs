@@ -382,10 +382,9 @@ pub(super) fn judge_commits(
             }
             let mut there = Findings::default();
             super::gate::scan_commits(repo, &engine, &[id], &mut there)?;
-            Ok(there
-                .into_vec()
-                .iter()
-                .any(|f| f.fingerprint == finding.fingerprint && f.constraint == finding.constraint))
+            Ok(there.into_vec().iter().any(|f| {
+                f.fingerprint == finding.fingerprint && f.constraint == finding.constraint
+            }))
         },
     )?;
     if policy

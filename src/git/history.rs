@@ -133,7 +133,10 @@ impl Repo {
             }
             let side = |file: git2::DiffFile<'_>| -> Option<(Vec<u8>, Oid)> {
                 let blob = !file.id().is_zero()
-                    && !matches!(file.mode(), git2::FileMode::Commit | git2::FileMode::Unreadable);
+                    && !matches!(
+                        file.mode(),
+                        git2::FileMode::Commit | git2::FileMode::Unreadable
+                    );
                 Some((file.path_bytes()?.to_vec(), file.id())).filter(|_| blob)
             };
             let (old, new) = (side(delta.old_file()), side(delta.new_file()));

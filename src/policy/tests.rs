@@ -92,7 +92,10 @@ fn no_file_loads_the_recommended_pack() {
     let headers = text.lines().filter(|l| l.starts_with("[[")).count();
     // The pack's constraints, and the builtin policy-change constraint.
     assert_eq!(p.constraints.len(), headers + 1);
-    assert_eq!(p.constraints.last().map(|c| c.id.as_str()), Some(POLICY_CHANGE_ID));
+    assert_eq!(
+        p.constraints.last().map(|c| c.id.as_str()),
+        Some(POLICY_CHANGE_ID)
+    );
     assert!(matches!(
         p.constraint("no-force-push-protected").map(|c| &c.kind),
         Some(Kind::ForcePush { .. })
