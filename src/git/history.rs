@@ -4,7 +4,7 @@
 
 use git2::{Delta, Oid};
 
-use super::{diff_options, Context, GitError, Repo};
+use super::{Context, GitError, Repo};
 use crate::check::{BlobSide, PathChange, MAX_POLICY_FILE_BYTES};
 
 /// The remote's default branch as this clone has it.
@@ -77,80 +77,47 @@ impl Repo {
         None
     }
 
-    /// Feeds each file that `commit` adds, modifies or deletes against its
-    /// first parent, and that `guarded` accepts, to `f` with both sides
-    /// (content read up to [`MAX_POLICY_FILE_BYTES`]). Only tree entries
-    /// are compared; no blob is read unless its path is guarded.
-    pub fn path_changes(
+    /// Hands one delta of a commit's diff to `hook` when it touches a
+    /// guarded path, with both sides read (up to [`MAX_POLICY_FILE_BYTES`]).
+    /// A rename is a deletion at the old path and an addition at the new.
+    pub(super) fn path_change(
         &self,
-        commit: Oid,
-        guarded: &dyn Fn(&[u8]) -> bool,
-        f: &mut dyn FnMut(&PathChange<'_>),
+        delta: &git2::DiffDelta<'_>,
+        commit: &str,
+        root: bool,
+        hook: &mut PathHook<'_>,
     ) -> Result<(), GitError> {
-        let c = self
-            .repo
-            .find_commit(commit)
-            .ctx(|| format!("cannot read commit {commit}"))?;
-        let tree = c
-            .tree()
-            .ctx(|| format!("cannot read the tree of {commit}"))?;
-        let parent_tree = match c.parents().next() {
-            Some(p) => Some(
-                p.tree()
-                    .ctx(|| format!("cannot read the parent tree of {commit}"))?,
-            ),
-            None => None,
+        if matches!(
+            delta.status(),
+            Delta::Ignored | Delta::Untracked | Delta::Unreadable
+        ) {
+            return Ok(());
+        }
+        let side = |file: git2::DiffFile<'_>| -> Option<(Vec<u8>, Oid)> {
+            let blob = !file.id().is_zero()
+                && !matches!(
+                    file.mode(),
+                    git2::FileMode::Commit | git2::FileMode::Unreadable
+                );
+            Some((file.path_bytes()?.to_vec(), file.id())).filter(|_| blob)
         };
-        let diff = self
-            .repo
-            .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut diff_options()))
-            .ctx(|| format!("cannot diff commit {commit}"))?;
-        let id = commit.to_string();
-        let root = c.parent_count() == 0;
-        let read = |oid: Oid| -> Result<(String, Option<Vec<u8>>), GitError> {
-            let (size, _) = self
-                .repo
-                .odb()
-                .and_then(|o| o.read_header(oid))
-                .ctx(|| format!("cannot read the size of blob {oid}"))?;
-            let text = if size as u64 <= MAX_POLICY_FILE_BYTES {
-                let blob = self
-                    .repo
-                    .find_blob(oid)
-                    .ctx(|| format!("cannot read blob {oid}"))?;
-                Some(blob.content().to_vec())
-            } else {
-                None
-            };
-            Ok((oid.to_string(), text))
+        let (old, new) = (side(delta.old_file()), side(delta.new_file()));
+        let pairs = match (old, new) {
+            (Some(o), Some(n)) if o.0 != n.0 => vec![(Some(o), None), (None, Some(n))],
+            pair => vec![pair],
         };
-        for delta in diff.deltas() {
-            if matches!(
-                delta.status(),
-                Delta::Ignored | Delta::Untracked | Delta::Unreadable
-            ) {
-                continue;
-            }
-            let side = |file: git2::DiffFile<'_>| -> Option<(Vec<u8>, Oid)> {
-                let blob = !file.id().is_zero()
-                    && !matches!(
-                        file.mode(),
-                        git2::FileMode::Commit | git2::FileMode::Unreadable
-                    );
-                Some((file.path_bytes()?.to_vec(), file.id())).filter(|_| blob)
-            };
-            let (old, new) = (side(delta.old_file()), side(delta.new_file()));
+        for (old, new) in pairs {
             let Some(path) = new.as_ref().or(old.as_ref()).map(|(p, _)| p.clone()) else {
                 continue;
             };
-            if !guarded(&path) {
+            if !(hook.guarded)(&path) {
                 continue;
             }
-            let old = old.map(|(_, o)| read(o)).transpose()?;
-            let new = new.map(|(_, n)| read(n)).transpose()?;
-            f(&PathChange {
+            let old = old.map(|(_, o)| self.read_guarded(o)).transpose()?;
+            let new = new.map(|(_, n)| self.read_guarded(n)).transpose()?;
+            (hook.f)(&PathChange {
                 path: &path,
-                commit: &id,
+                commit,
                 root,
                 old: old.as_ref().map(|(id, t)| BlobSide {
                     id,
@@ -164,4 +131,31 @@ impl Repo {
         }
         Ok(())
     }
+
+    /// A guarded blob's id and, when small enough, its content.
+    fn read_guarded(&self, oid: Oid) -> Result<(String, Option<Vec<u8>>), GitError> {
+        let (size, _) = self
+            .repo
+            .odb()
+            .and_then(|o| o.read_header(oid))
+            .ctx(|| format!("cannot read the size of blob {oid}"))?;
+        let text = if size as u64 <= MAX_POLICY_FILE_BYTES {
+            let blob = self
+                .repo
+                .find_blob(oid)
+                .ctx(|| format!("cannot read blob {oid}"))?;
+            Some(blob.content().to_vec())
+        } else {
+            None
+        };
+        Ok((oid.to_string(), text))
+    }
+}
+
+/// What [`Repo::commit_changes_guarded`] reports guarded paths to.
+pub struct PathHook<'a> {
+    /// Whether a path is guarded.
+    pub guarded: &'a dyn Fn(&[u8]) -> bool,
+    /// Called once per guarded path a commit adds, modifies or deletes.
+    pub f: &'a mut dyn FnMut(&PathChange<'_>),
 }
