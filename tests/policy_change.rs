@@ -186,3 +186,22 @@ fn a_base_with_two_key_constraints_makes_policy_changes_two_key() {
         .stderr_has("`tollgate-policy-change` needs a two-key approval")
         .stderr_has("uncovered B1  `tollgate-policy-change`");
 }
+
+#[test]
+fn moving_or_deleting_the_policy_is_a_policy_change() {
+    let (dev, base) = setup(false);
+    dev.git(&["mv", ".tollgate.toml", "old-policy.toml"])
+        .success();
+    dev.git(&["commit", "-q", "-m", "move the policy away"])
+        .success();
+    dev.git(&["push", "origin", "main"])
+        .code(1)
+        .stderr_has("deletes `.tollgate.toml`");
+    dev.git(&["rm", "-q", "-r", ".tollgate"]).success();
+    dev.git(&["commit", "-q", "-m", "and the signers"])
+        .success();
+    dev.git(&["push", "origin", "main"])
+        .code(1)
+        .stderr_has("deletes `.tollgate/allowed_signers`; removes signer `author@example.com`");
+    assert_eq!(dev.remote_ref("main").as_deref(), Some(base.as_str()));
+}
