@@ -16,3 +16,4 @@ pub mod overrides;
 pub mod policy;
 pub mod report;
 pub mod state;
+pub mod trust;

@@ -211,13 +211,23 @@ fn verify_judges_signers_by_base_even_when_head_adds_a_key() {
     );
     dev.git(&["add", ".tollgate/allowed_signers"]).success();
     let head = commit_secret_with_override(dev, "config.py");
-    dev.git(&["push", "-q", "origin", "main"]).success();
+    // The pre-push hook refuses the signer change itself…
+    dev.git(&["push", "-q", "origin", "main"])
+        .code(1)
+        .stderr_has("tollgate-policy-change")
+        .stderr_has("adds signer `author@example.com` (ED25519 SHA256:");
+    // …so the push skips it, and the records are pushed by hand.
+    dev.git(&["push", "-q", "--no-verify", "origin", "main"])
+        .success();
+    dev.tollgate(&["notes", "push", "origin"]).success();
     let ci = ci(&t);
     verify(&ci, &t.base, &head)
         .code(1)
         .stderr_has("is not an allowed signer for `author@example.com`")
-        .stderr_has("uncovered B1");
-    // Judged by head's list (named explicitly), the same record is fine.
+        .stderr_has("uncovered B1")
+        .stderr_has("uncovered B2  `tollgate-policy-change`");
+    // Judged by head's list (named explicitly), the record is fine, and
+    // the signer change is still a blocker nobody approved.
     ci.tollgate(&[
         "verify",
         "--base",
@@ -227,7 +237,9 @@ fn verify_judges_signers_by_base_even_when_head_adds_a_key() {
         "--allowed-signers",
         ".tollgate/allowed_signers",
     ])
-    .success();
+    .code(1)
+    .stderr_has("covered    B1  `aws-access-key-id`")
+    .stderr_has("uncovered B2  `tollgate-policy-change`");
 }
 
 /// A validly signed record that only a modified client would write.
@@ -389,14 +401,21 @@ fn verify_judges_by_base_policy_when_head_weakens_it() {
     dev.git(&["push", "-q", "--no-verify", "origin", "main"])
         .success();
     let ci = ci(&t);
-    // Head's own policy finds nothing…
+    // Head's own policy misses the key, but not its own weakening (the
+    // policy-change constraint is in every policy)…
     ci.tollgate(&["check", "--range", &format!("{}..{head}", t.base)])
-        .success();
-    // …but base's judges the range.
+        .code(1)
+        .stderr_has("tollgate-policy-change")
+        .stderr_lacks("aws-access-key-id");
+    // …and base's judges the range.
     verify(&ci, &t.base, &head)
         .code(1)
         .stderr_has("judged by builtin:recommended")
-        .stderr_has("uncovered B1  `aws-access-key-id`");
+        .stderr_has("uncovered B1  `aws-access-key-id`")
+        .stderr_has("uncovered B2  `tollgate-policy-change`")
+        .stderr_has(
+            "adds `.tollgate.toml`; changes `extends` from [\"builtin:recommended\"] to []",
+        );
 }
 
 #[test]
@@ -561,4 +580,71 @@ fn audit_report_counts_overrides_and_a_budget_fails_verify() {
     );
     let v: serde_json::Value = serde_json::from_str(&r.out()).unwrap();
     assert_eq!(v["overrides"], 0);
+}
+
+/// Key validity is judged at the later of the record's own `consumed` and
+/// the committer time of the commit it is attached to: a record backdated
+/// to before its key expired does not pass on a commit made after.
+#[test]
+fn a_backdated_record_on_a_later_commit_is_refused() {
+    let now = t0();
+    let dev = Repo::installed().with_remote();
+    let public = dev.signing_key("alice");
+    // The key stopped being valid ten days ago.
+    let expired = (now - Duration::days(10)).format("%Y%m%d").to_string();
+    dev.write(
+        ".tollgate/allowed_signers",
+        format!("author@example.com valid-before=\"{expired}\" {public}\n"),
+    );
+    dev.write("README", "hello\n");
+    let base = dev.commit_all("base");
+    dev.git(&["push", "-q", "origin", "main"]).success();
+    let t = Team { dev, base };
+    // A leak committed now, and one committed before the key expired.
+    let at = |when: DateTime<Utc>| when.to_rfc3339();
+    let commit = |file: &str, when: DateTime<Utc>| {
+        t.dev.write(file, aws_line());
+        t.dev.git(&["add", file]).success();
+        t.dev
+            .git_env(
+                &["commit", "-q", "--no-verify", "-m", file],
+                &[
+                    ("GIT_COMMITTER_DATE", &at(when)),
+                    ("GIT_AUTHOR_DATE", &at(when)),
+                ],
+            )
+            .success();
+        t.dev.head().unwrap()
+    };
+    let old = commit("old.py", now - Duration::days(12) - Duration::hours(1));
+    t.dev
+        .git(&["push", "-q", "--no-verify", "origin", "main"])
+        .success();
+    let ci = ci(&t);
+    let forge = Forge::alice(&ci);
+    let minted = now - Duration::days(12);
+    let f = &forge.findings(&format!("{}..{old}", t.base))[0];
+    forge.attach(
+        &forge.record(f, "tgt1_old", minted, minted + Duration::minutes(5)),
+        &old,
+    );
+    // A record made back then, on a commit made back then: valid.
+    verify(&ci, &t.base, &old).success();
+
+    let new = commit("new.py", now);
+    t.dev
+        .git(&["push", "-q", "--no-verify", "origin", "main"])
+        .success();
+    ci.git(&["fetch", "-q", "origin"]).success();
+    let found = forge.findings(&format!("{old}..{new}"));
+    let f = finding_at(&found, &new);
+    // Signed now with the expired key, dated twelve days ago.
+    forge.attach(
+        &forge.record(&f, "tgt1_new", minted, minted + Duration::minutes(5)),
+        &new,
+    );
+    verify(&ci, &old, &new)
+        .code(1)
+        .stderr_has("key expired at 2026-11-22T10:00:00+00:00")
+        .stderr_has("uncovered B1  `aws-access-key-id`");
 }

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 
 use super::allowed_signers::AllowedSigners;
 use super::approval;
@@ -134,6 +134,31 @@ pub fn judge(
     token_uses: &HashMap<String, usize>,
     shapes: Shapes<'_>,
 ) -> Judgement {
+    judge_at(
+        policy,
+        signers,
+        blockers,
+        notes,
+        token_uses,
+        shapes,
+        &|_| None,
+    )
+}
+
+/// [`judge`], with each signing key's validity judged at the later of the
+/// record's `consumed` and `commit_time` of the commit it is attached to
+/// (the committer time, which the signer cannot move back once the commit
+/// is pushed), so a record dated before its key expired cannot be attached
+/// to a commit made after.
+pub fn judge_at(
+    policy: &Policy,
+    signers: &AllowedSigners,
+    blockers: Vec<Blocker>,
+    notes: &[(String, String)],
+    token_uses: &HashMap<String, usize>,
+    shapes: Shapes<'_>,
+    commit_time: &dyn Fn(&str) -> Option<DateTime<Utc>>,
+) -> Judgement {
     let mut covered_by = vec![None; blockers.len()];
     let mut records = Vec::new();
     for (commit, text) in notes {
@@ -147,7 +172,7 @@ pub fn judge(
                 record: None,
                 status: RecordStatus::Unattached,
             };
-            let (record, why) = read_line(commit, line, signers, shapes);
+            let (record, why) = read_line_at(commit, line, signers, shapes, commit_time(commit));
             let why = why.or_else(|| {
                 record
                     .as_ref()
@@ -191,6 +216,18 @@ pub fn read_line(
     signers: &AllowedSigners,
     shapes: Shapes<'_>,
 ) -> (Option<AuditRecord>, Option<String>) {
+    read_line_at(commit, line, signers, shapes, None)
+}
+
+/// [`read_line`], judging the key at the later of the record's `consumed`
+/// and `commit_time` when given.
+pub fn read_line_at(
+    commit: &str,
+    line: &str,
+    signers: &AllowedSigners,
+    shapes: Shapes<'_>,
+    commit_time: Option<DateTime<Utc>>,
+) -> (Option<AuditRecord>, Option<String>) {
     match parse_line(line) {
         Err(e) => (None, Some(e.to_string())),
         Ok(r) if !belongs(&r, commit, shapes) => {
@@ -206,7 +243,8 @@ pub fn read_line(
             (Some(r), Some(why))
         }
         Ok(r) => {
-            let why = r.verify(signers, r.consumed).err().map(|e| e.to_string());
+            let at = commit_time.map_or(r.consumed, |t| t.max(r.consumed));
+            let why = r.verify(signers, at).err().map(|e| e.to_string());
             (Some(r), why)
         }
     }

@@ -10,6 +10,7 @@ mod fingerprint;
 mod forbidden_path;
 mod force_push;
 mod max_file_size;
+mod policy_change;
 mod protected_branch;
 mod secret;
 
@@ -71,6 +72,35 @@ pub const MAX_SCAN_BYTES: u64 = 64 << 20;
 
 /// The id of the warning for a blob too large to scan.
 pub const UNSCANNED: &str = "tollgate-unscanned-large-file";
+
+/// One side of a [`PathChange`]: the blob id and, when small enough to
+/// read, its content.
+#[derive(Debug, Clone)]
+pub struct BlobSide<'a> {
+    /// Blob id (hex).
+    pub id: &'a str,
+    /// The content; `None` when larger than [`MAX_POLICY_FILE_BYTES`].
+    pub text: Option<&'a [u8]>,
+}
+
+/// Policy files larger than this are judged by blob id only.
+pub const MAX_POLICY_FILE_BYTES: u64 = 1 << 20;
+
+/// A file a commit adds, modifies or deletes, with both sides: what the
+/// `policy-change` constraint judges (deletions included).
+#[derive(Debug, Clone)]
+pub struct PathChange<'a> {
+    /// Repository-relative path, raw bytes.
+    pub path: &'a [u8],
+    /// The commit that makes the change.
+    pub commit: &'a str,
+    /// The commit has no parent: it starts a history.
+    pub root: bool,
+    /// The file before (first parent); `None` when it is added.
+    pub old: Option<BlobSide<'a>>,
+    /// The file after; `None` when it is deleted.
+    pub new: Option<BlobSide<'a>>,
+}
 
 /// A run of consecutive added lines.
 #[derive(Debug, Clone)]
@@ -242,7 +272,10 @@ impl<'p> Engine<'p> {
                     max_file_size::evaluate(c, *bytes, paths.as_ref(), change, out)
                 }
                 Kind::ForbiddenPath { paths } => forbidden_path::evaluate(c, paths, change, out),
-                Kind::Secret(_) | Kind::ForcePush { .. } | Kind::ProtectedBranch { .. } => {}
+                Kind::Secret(_)
+                | Kind::ForcePush { .. }
+                | Kind::ProtectedBranch { .. }
+                | Kind::PolicyChange(_) => {}
             }
         }
         if change.unscanned {
@@ -260,7 +293,28 @@ impl<'p> Engine<'p> {
                 Kind::ProtectedBranch { branches, on } => {
                     protected_branch::evaluate_update(c, branches, on, update, out)
                 }
-                Kind::Secret(_) | Kind::MaxFileSize { .. } | Kind::ForbiddenPath { .. } => {}
+                Kind::Secret(_)
+                | Kind::MaxFileSize { .. }
+                | Kind::ForbiddenPath { .. }
+                | Kind::PolicyChange(_) => {}
+            }
+        }
+    }
+
+    /// Whether a change to `path` is judged by a `policy-change` constraint
+    /// (the git layer reads both sides of such a change only).
+    pub fn guards_path(&self, path: &[u8]) -> bool {
+        self.policy
+            .constraints
+            .iter()
+            .any(|c| matches!(&c.kind, Kind::PolicyChange(s) if s.guards(path)))
+    }
+
+    /// Checks one file added, modified or deleted by a commit: policy changes.
+    pub fn check_path_change(&self, change: &PathChange<'_>, out: &mut Findings) {
+        for c in &self.policy.constraints {
+            if let Kind::PolicyChange(spec) = &c.kind {
+                policy_change::evaluate(c, spec, change, out)
             }
         }
     }

@@ -138,7 +138,22 @@ impl Ctx {
             }
             None => None,
         };
-        self.load_policy(source)
+        let mut policy = self.load_policy(source)?;
+        if let Some(rel) = repo.and_then(|r| self.explicit_policy_in(r)) {
+            policy.guard_policy_file(&rel);
+        }
+        Ok(policy)
+    }
+
+    /// The policy file named by `--policy`, as a path relative to `repo`'s
+    /// work tree when it lies inside it: the policy-change constraint
+    /// guards it like `.tollgate.toml`.
+    pub fn explicit_policy_in(&self, repo: &Repo) -> Option<String> {
+        let p = self.global.policy.as_ref()?;
+        let abs = std::fs::canonicalize(p).ok()?;
+        let work = std::fs::canonicalize(repo.workdir()?).ok()?;
+        let rel = abs.strip_prefix(&work).ok()?;
+        Some(rel.to_string_lossy().into_owned())
     }
 
     /// The policy file named by `--policy` / `TOLLGATE_POLICY`, if any.

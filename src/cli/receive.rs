@@ -36,7 +36,15 @@ pub fn run(ctx: &Ctx, stdin: &[u8]) -> anyhow::Result<Outcome> {
         .config_string("tollgate.allowedSigners")
         .map(PathBuf::from);
     let tip = repo.ref_target("HEAD");
-    let trusted = Trusted::load(ctx, &repo, tip, policy, signers.as_deref())?;
+    let mut trusted = Trusted::load(ctx, &repo, tip, policy, signers.as_deref())?;
+    if let Some(rel) = ctx.explicit_policy_in(&repo) {
+        trusted.policy.guard_policy_file(&rel);
+    }
+    // The anchor: the default branch's tip before this push.
+    let anchor = tip.map(|commit| crate::trust::Anchor {
+        commit,
+        how: "the server's default branch (`HEAD`) before this push".into(),
+    });
 
     // The server's records, and those this push brings.
     let mut merged: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -107,6 +115,7 @@ pub fn run(ctx: &Ctx, stdin: &[u8]) -> anyhow::Result<Outcome> {
             base: l.old,
             head: l.new,
             update: Some(update),
+            anchor: anchor.clone(),
         };
         let report = Report::new(
             &plan,

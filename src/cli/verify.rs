@@ -54,7 +54,10 @@ pub struct VerifyArgs {
     /// The ref's sha after the push (all zeros: the ref was deleted)
     #[arg(long, value_name = "SHA", requires_all = ["old", "ref_name"])]
     new: Option<String>,
-    /// Signer list to use instead of base's `.tollgate/allowed_signers`
+    /// The commit whose policy and signer list judge (default: the merge-base of the range with the remote's default branch, `origin/HEAD`)
+    #[arg(long, value_name = "REV")]
+    anchor: Option<String>,
+    /// Signer list to use instead of the anchor's `.tollgate/allowed_signers`
     #[arg(long, value_name = "PATH")]
     allowed_signers: Option<PathBuf>,
     /// Notes ref holding the audit records
@@ -70,29 +73,45 @@ pub(super) struct Plan {
     pub base: Option<Oid>,
     pub head: Option<Oid>,
     pub update: Option<RefUpdate>,
+    /// The commit whose policy and signers judge, and how it was chosen.
+    pub anchor: Option<crate::trust::Anchor>,
 }
 
 /// Runs the verification.
 pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Outcome> {
     let repo = ctx.repo()?;
-    let plan = plan(&repo, &args)?;
+    let mut plan = plan(&repo, &args)?;
     let explicit_policy = ctx.explicit_policy()?;
-    let base = plan.base;
-    if base.is_none() && (explicit_policy.is_none() || args.allowed_signers.is_none()) {
-        anyhow::bail!(
-            "the ref is new, so there is no base to take the policy from: pass `--base <rev>` (for example the default branch), or name both `--policy` and `--allowed-signers` to judge its whole history"
-        );
+    let explicit_trust = explicit_policy.is_some() && args.allowed_signers.is_some();
+    let request = crate::trust::AnchorRequest {
+        named: args.anchor.as_deref(),
+        base: plan.base,
+        head: plan.head,
+        update: plan.update.as_ref(),
+    };
+    match crate::trust::pick(&repo, &request) {
+        Ok(a) => plan.anchor = Some(a),
+        // Both files named: they judge, and the whole history is judged.
+        Err(_) if explicit_trust && args.anchor.is_none() => {}
+        Err(e) => return Err(e.into()),
     }
+    let anchor = plan.anchor.as_ref().map(|a| a.commit);
+    // A new ref, tag or orphan judged from its anchor: the range starts there.
+    let base = plan.base.or(anchor);
+    plan.base = base;
     let trusted = Trusted::load(
         ctx,
         &repo,
-        base,
+        anchor,
         explicit_policy,
         args.allowed_signers.as_deref(),
     )?;
-    let (policy_source, policy, signers_source, signers) = (
+    let mut policy = trusted.policy;
+    if let Some(rel) = ctx.explicit_policy_in(&repo) {
+        policy.guard_policy_file(&rel);
+    }
+    let (policy_source, signers_source, signers) = (
         trusted.policy_source,
-        trusted.policy,
         trusted.signers_source,
         trusted.signers,
     );
@@ -231,6 +250,14 @@ fn sarif(policy: &Policy, shown: &[Shown], j: &Judgement, report: &Report<'_>) -
         .run_property("command", "verify")
         .run_property("result", report.result)
         .run_property("policy", report.policy)
+        .run_property(
+            "anchor",
+            report
+                .anchor
+                .as_ref()
+                .map(|a| format!("{} ({})", a.commit, a.how))
+                .unwrap_or_else(|| "none".into()),
+        )
         .run_property("allowedSigners", report.allowed_signers);
     for (b, covered) in j.blockers.iter().zip(&j.covered_by) {
         let Some(s) = shown
@@ -241,8 +268,13 @@ fn sarif(policy: &Policy, shown: &[Shown], j: &Judgement, report: &Report<'_>) -
         };
         let why = covered.and_then(|r| {
             let rec = j.records[r].record.as_ref()?;
+            let carried = if j.records[r].commit != b.commit {
+                format!(" (carried from commit {})", short(&j.records[r].commit))
+            } else {
+                String::new()
+            };
             Some(format!(
-                "covered by the signed audit record of {} <{}> ({}, approval `{}`{}): {}",
+                "covered by the signed audit record of {} <{}> ({}, approval `{}`{}){carried}: {}",
                 rec.requester.name,
                 rec.requester.email,
                 crate::overrides::token_id(&rec.token_id),
@@ -350,7 +382,40 @@ pub(super) fn judge_commits(
         .collect();
     let shapes = |c: &str| repo.shape_of(c);
     let uses = verify::token_uses(notes, &shapes);
-    let mut judgement = verify::judge(policy, signers, blockers, &on_judged, &uses, &shapes);
+    let commit_time = |c: &str| Oid::from_str(c).ok().and_then(|o| repo.commit_time(o));
+    let mut judgement = verify::judge_at(
+        policy,
+        signers,
+        blockers,
+        &on_judged,
+        &uses,
+        &shapes,
+        &commit_time,
+    );
+    // Squash and rebase merges: a record on the commit the same change was
+    // made in covers it here, once that commit is re-scanned and holds it.
+    crate::trust::carry(
+        policy,
+        signers,
+        &mut judgement,
+        notes,
+        &uses,
+        &shapes,
+        &commit_time,
+        &mut |commit, finding| -> anyhow::Result<bool> {
+            let Ok(id) = Oid::from_str(commit) else {
+                return Ok(false);
+            };
+            if !repo.has_commit(id) {
+                return Ok(false);
+            }
+            let mut there = Findings::default();
+            crate::gate::scan_commits(repo, &engine, &[id], &mut there)?;
+            Ok(there.into_vec().iter().any(|f| {
+                f.fingerprint == finding.fingerprint && f.constraint == finding.constraint
+            }))
+        },
+    )?;
     if policy
         .constraints
         .iter()
@@ -370,15 +435,33 @@ fn plan(repo: &Repo, args: &VerifyArgs) -> anyhow::Result<Plan> {
         }
         Ok(Some(repo.resolve_commit(s)?))
     };
+    // The old tip of a force push may be missing from this clone: it is
+    // only needed as a sha (the force-push finding's scope), and the
+    // anchor says what to fetch when it is needed as a commit.
+    let old_sha = |s: &str| -> anyhow::Result<Option<Oid>> {
+        if s.chars().all(|c| c == '0') {
+            return Ok(None);
+        }
+        match repo.resolve_commit(s) {
+            Ok(o) => Ok(Some(o)),
+            Err(_) => Oid::from_str(s).map(Some).map_err(|_| {
+                anyhow::anyhow!("`--old {s}` is neither a commit in this clone nor a full sha")
+            }),
+        }
+    };
     let (old, new) = match (&args.old, &args.new) {
-        (Some(o), Some(n)) => (sha(o)?, sha(n)?),
+        (Some(o), Some(n)) => (old_sha(o)?, sha(n)?),
         _ => (None, None),
     };
+    let old_present = old.filter(|o| repo.has_commit(*o));
     let explicit_update = args.old.is_some();
     let base = match &args.base {
         Some(b) => Some(repo.resolve_commit(b)?),
-        None if explicit_update => old,
-        None => anyhow::bail!("`--base <rev>` is required (or `--old`, `--new` and `--ref`)"),
+        None if explicit_update => old_present,
+        None if args.anchor.is_some() => None,
+        None => anyhow::bail!(
+            "`--base <rev>` is required (or `--old`, `--new` and `--ref`, or `--anchor`)"
+        ),
     };
     let head = match &args.head {
         Some(h) => Some(repo.resolve_commit(h)?),
@@ -397,7 +480,8 @@ fn plan(repo: &Repo, args: &VerifyArgs) -> anyhow::Result<Plan> {
             (base, head)
         };
         let forced = match (old, new) {
-            (Some(o), Some(n)) => !repo.is_fast_forward(o, n),
+            // An old tip this clone lacks is no ancestor of the new one.
+            (Some(o), Some(n)) => !repo.has_commit(o) || !repo.is_fast_forward(o, n),
             _ => false,
         };
         RefUpdate {
@@ -407,7 +491,12 @@ fn plan(repo: &Repo, args: &VerifyArgs) -> anyhow::Result<Plan> {
             forced,
         }
     });
-    Ok(Plan { base, head, update })
+    Ok(Plan {
+        base,
+        head,
+        update,
+        anchor: None,
+    })
 }
 
 /// The `tollgate/v1` JSON of a verification.
@@ -418,6 +507,7 @@ pub(super) struct Report<'a> {
     result: &'static str,
     base: Option<String>,
     head: Option<String>,
+    anchor: Option<AnchorOut<'a>>,
     #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
     ref_update: Option<&'a RefUpdate>,
     policy: &'a str,
@@ -428,6 +518,14 @@ pub(super) struct Report<'a> {
     allowed: Vec<AllowedOut<'a>>,
     allow_rules: &'a [String],
     summary: Summary,
+}
+
+/// The anchor: the commit whose policy and signer list judged, and how it
+/// was chosen.
+#[derive(Serialize)]
+struct AnchorOut<'a> {
+    commit: String,
+    how: &'a str,
 }
 
 #[derive(Serialize)]
@@ -469,6 +567,10 @@ struct RecordRef<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     reason_code: Option<&'a str>,
     consumed: String,
+    /// Set when the record sits on another commit holding the same change
+    /// (a squash or rebase merge carried it here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    carried_from: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -520,7 +622,11 @@ impl<'a> Report<'a> {
                 let record = c.and_then(|r| {
                     let rep = &j.records[r];
                     let rec = rep.record.as_ref()?;
-                    Some(record_ref(rep.commit.as_str(), rep.line, rec))
+                    let mut r = record_ref(rep.commit.as_str(), rep.line, rec);
+                    if rep.commit != b.commit {
+                        r.carried_from = Some(rep.commit.as_str());
+                    }
+                    Some(r)
                 });
                 BlockerOut {
                     id: id_of(&b.finding),
@@ -570,6 +676,10 @@ impl<'a> Report<'a> {
             result: if j.passed() { "pass" } else { "fail" },
             base: plan.base.map(|o| o.to_string()),
             head: plan.head.map(|o| o.to_string()),
+            anchor: plan.anchor.as_ref().map(|a| AnchorOut {
+                commit: a.commit.to_string(),
+                how: &a.how,
+            }),
             ref_update: plan.update.as_ref(),
             policy,
             allowed_signers: signers,
@@ -620,6 +730,7 @@ fn record_ref<'a>(commit: &'a str, line: usize, rec: &'a AuditRecord) -> RecordR
         reason: &rec.reason,
         reason_code: rec.reason_code.as_deref(),
         consumed: rec.consumed.to_rfc3339(),
+        carried_from: None,
     }
 }
 
@@ -631,26 +742,41 @@ pub(super) fn human(p: &Printer, r: &Report<'_>) {
         r.policy,
         r.allowed_signers
     ));
+    match &r.anchor {
+        Some(a) => p.info(&format!("tollgate verify: anchor {} ({})", short(&a.commit), a.how)),
+        None => p.info("tollgate verify: anchor none (`--policy` and `--allowed-signers` named; the whole history is judged)"),
+    }
     for b in &r.blockers {
         match &b.record {
-            Some(rec) => p.info(&format!(
-                "  covered    {:<3} `{}` at {}\n             by {} ({}), {}, approval `{}`{}: \"{}\"",
-                b.id,
-                b.constraint,
-                b.location,
-                esc(rec.requester),
-                rec.key_fingerprint,
-                crate::overrides::token_id(rec.token_id),
-                rec.approval,
-                if rec.self_attested {
-                    " (self-attested)"
-                } else if rec.approver != rec.requester {
-                    " by a second person"
-                } else {
-                    " (security-key touch)"
-                },
-                esc(rec.reason)
-            )),
+            Some(rec) => {
+                let carried = rec
+                    .carried_from
+                    .map(|c| {
+                        format!(
+                            "\n             carried from commit {}: the same change, rewritten by a squash or rebase",
+                            short(c)
+                        )
+                    })
+                    .unwrap_or_default();
+                p.info(&format!(
+                    "  covered    {:<3} `{}` at {}\n             by {} ({}), {}, approval `{}`{}: \"{}\"{carried}",
+                    b.id,
+                    b.constraint,
+                    b.location,
+                    esc(rec.requester),
+                    rec.key_fingerprint,
+                    crate::overrides::token_id(rec.token_id),
+                    rec.approval,
+                    if rec.self_attested {
+                        " (self-attested)"
+                    } else if rec.approver != rec.requester {
+                        " by a second person"
+                    } else {
+                        " (security-key touch)"
+                    },
+                    esc(rec.reason)
+                ))
+            }
             None => p.error(&format!(
                 "uncovered {:<3} `{}` at {}: {}  (fingerprint {})",
                 b.id,

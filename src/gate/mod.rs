@@ -93,7 +93,21 @@ pub fn scan_commits(
 ) -> anyhow::Result<()> {
     let mut seen = HashSet::new();
     for &c in commits {
-        repo.commit_changes(c, &mut seen, &mut |ch| engine.check_content(ch, out))?;
+        // Policy changes are read from the same diff as the content.
+        let mut policy_changes = Findings::default();
+        let mut hook = crate::git::PathHook {
+            guarded: &|p| engine.guards_path(p),
+            f: &mut |ch| engine.check_path_change(ch, &mut policy_changes),
+        };
+        repo.commit_changes_guarded(
+            c,
+            &mut seen,
+            &mut |ch| engine.check_content(ch, out),
+            Some(&mut hook),
+        )?;
+        for f in policy_changes.into_vec() {
+            out.push(f);
+        }
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //!
 //! This layer builds events for the engine; it decides nothing.
 
+mod history;
 mod notes;
 mod push;
 
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use git2::{Delta, DiffFindOptions, DiffOptions, ObjectType, Oid, Patch, Repository, Sort};
 
+pub use history::{DefaultBranch, PathHook};
 pub use notes::{tracking_ref, NotesPush, NOTES_REF};
 pub use push::{parse_push_lines, parse_receive_lines, PushLine, ReceiveLine};
 
@@ -237,7 +239,7 @@ impl Repo {
             .repo
             .diff_tree_to_index(head_tree.as_ref(), Some(&index), Some(&mut diff_options()))
             .ctx(|| "cannot diff the index against HEAD".into())?;
-        self.feed_diff(diff, None, &mut Seen::new(), f)
+        self.feed_diff(diff, None, &mut Seen::new(), f, None)
     }
 
     /// Feeds the changes from `parent`'s tree (the empty tree for `None`)
@@ -266,7 +268,7 @@ impl Repo {
             .repo
             .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut diff_options()))
             .ctx(|| "cannot diff the trees".into())?;
-        self.feed_diff(diff, None, &mut Seen::new(), f)
+        self.feed_diff(diff, None, &mut Seen::new(), f, None)
     }
 
     /// Whether an object exists here.
@@ -288,6 +290,19 @@ impl Repo {
         seen: &mut HashSet<(Vec<u8>, Oid)>,
         f: &mut dyn FnMut(&ContentChange<'_>),
     ) -> Result<(), GitError> {
+        self.commit_changes_guarded(commit, seen, f, None)
+    }
+
+    /// [`Repo::commit_changes`], and from the same diff every added,
+    /// modified or deleted file that `paths` guards, with both sides (for
+    /// the policy-change constraint; one diff per commit, not two).
+    pub fn commit_changes_guarded(
+        &self,
+        commit: Oid,
+        seen: &mut HashSet<(Vec<u8>, Oid)>,
+        f: &mut dyn FnMut(&ContentChange<'_>),
+        paths: Option<&mut PathHook<'_>>,
+    ) -> Result<(), GitError> {
         let c = self
             .repo
             .find_commit(commit)
@@ -307,7 +322,8 @@ impl Repo {
             .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut diff_options()))
             .ctx(|| format!("cannot diff commit {commit}"))?;
         let id = commit.to_string();
-        self.feed_diff(diff, Some(&id), seen, f)
+        let paths = paths.map(|h| (h, c.parent_count() == 0));
+        self.feed_diff(diff, Some(&id), seen, f, paths)
     }
 
     fn feed_diff(
@@ -316,6 +332,7 @@ impl Repo {
         commit: Option<&str>,
         seen: &mut Seen,
         f: &mut dyn FnMut(&ContentChange<'_>),
+        mut paths: Option<(&mut PathHook<'_>, bool)>,
     ) -> Result<(), GitError> {
         // Exact renames only: a pure rename carries no new content to scan,
         // and exact detection costs no content comparison.
@@ -324,6 +341,9 @@ impl Repo {
         ))
         .ctx(|| "cannot detect renames".into())?;
         for delta in diff.deltas() {
+            if let (Some((hook, root)), Some(id)) = (paths.as_mut(), commit) {
+                self.path_change(&delta, id, *root, hook)?;
+            }
             let status = delta.status();
             if matches!(
                 status,

@@ -124,6 +124,10 @@ pub(super) fn compile(
             raw.constraint.span(),
             format!("`{id}` has `override = \"never\"`: no allow rule relaxes it"),
         ),
+        Some(c) if matches!(c.kind, super::Kind::PolicyChange(_)) => fail(
+            raw.constraint.span(),
+            format!("`{id}` guards the policy itself: no allow rule relaxes it (a policy change needs an override the trusted policy approves)"),
+        ),
         Some(_) => {}
     }
     if raw.paths.get_ref().is_empty() {

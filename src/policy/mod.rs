@@ -123,7 +123,43 @@ pub enum Kind {
     MaxFileSize { bytes: u64, paths: Option<PathSet> },
     /// A file at a forbidden path.
     ForbiddenPath { paths: PathSet },
+    /// A change to the policy, the signer list or the CI configuration.
+    PolicyChange(Box<PolicyChangeSpec>),
 }
+
+/// The compiled `policy-change` constraint: which paths it guards.
+#[derive(Debug, Clone)]
+pub struct PolicyChangeSpec {
+    /// Globs of guarded paths (the builtin ones and the policy's own).
+    pub paths: PathSet,
+    /// The globs as written, for output.
+    pub patterns: Vec<String>,
+    /// Exact repository-relative paths guarded as well: the policy file
+    /// named by `--policy` when it lies inside the repository.
+    pub files: Vec<String>,
+}
+
+impl PolicyChangeSpec {
+    /// Whether a change to `path` is a policy change.
+    pub fn guards(&self, path: &[u8]) -> bool {
+        self.paths.matches(path) || self.files.iter().any(|f| f.as_bytes() == path)
+    }
+}
+
+/// The id of the builtin `policy-change` constraint, present in every
+/// effective policy.
+pub const POLICY_CHANGE_ID: &str = "tollgate-policy-change";
+
+/// The paths the builtin `policy-change` constraint always guards: the
+/// policy, everything under `.tollgate/` (signers, baselines), and the CI
+/// configuration that runs `tollgate verify`.
+pub const POLICY_CHANGE_PATHS: &[&str] = &[
+    "/.tollgate.toml",
+    ".tollgate/**",
+    ".github/workflows/**",
+    "/.gitlab-ci.yml",
+    "/.pre-commit-config.yaml",
+];
 
 impl Kind {
     /// The kind's name as in the policy file (`force-push`, `secret`, …).
@@ -134,6 +170,7 @@ impl Kind {
             Kind::Secret(_) => "secret",
             Kind::MaxFileSize { .. } => "max-file-size",
             Kind::ForbiddenPath { .. } => "forbidden-path",
+            Kind::PolicyChange(_) => "policy-change",
         }
     }
 }
@@ -158,12 +195,13 @@ pub struct SecretSpec {
 }
 
 /// The kinds, as top-level keys of a policy file.
-const KINDS: [&str; 5] = [
+const KINDS: [&str; 6] = [
     "force-push",
     "protected-branch",
     "secret",
     "max-file-size",
     "forbidden-path",
+    "policy-change",
 ];
 
 /// Loads the effective policy: `file` (with the packs it extends), or the
@@ -267,6 +305,7 @@ impl Loader {
     }
 
     fn finish(mut self) -> Result<Policy, Diagnostics> {
+        ensure_policy_change(&mut self.constraints);
         let max_days = self
             .overrides
             .max_allow_days
@@ -500,6 +539,7 @@ enum RawConstraint {
     Secret(RawSecret),
     MaxFileSize(RawMaxFileSize),
     ForbiddenPath(RawForbiddenPath),
+    PolicyChange(RawPolicyChange),
 }
 
 /// Applies the same expression to the raw entry of whatever kind.
@@ -511,6 +551,7 @@ macro_rules! each_raw {
             RawConstraint::Secret($c) => $e,
             RawConstraint::MaxFileSize($c) => $e,
             RawConstraint::ForbiddenPath($c) => $e,
+            RawConstraint::PolicyChange($c) => $e,
         }
     };
 }
@@ -531,6 +572,7 @@ fn de_constraint(
         "protected-branch" => de(item).map(RawConstraint::ProtectedBranch),
         "secret" => de(item).map(RawConstraint::Secret),
         "max-file-size" => de(item).map(RawConstraint::MaxFileSize),
+        "policy-change" => de(item).map(RawConstraint::PolicyChange),
         _ => de(item).map(RawConstraint::ForbiddenPath),
     };
     result.map_err(|(span, msg)| report(span, msg)).ok()
@@ -610,6 +652,12 @@ fn compile(
             ),
         );
     }
+    if id.get_ref() == POLICY_CHANGE_ID && !matches!(raw, RawConstraint::PolicyChange(_)) {
+        fail(
+            id.span(),
+            format!("`{POLICY_CHANGE_ID}` is the id of the builtin `policy-change` constraint; only a `[[policy-change]]` entry may use it"),
+        );
+    }
     let max_ttl = max_ttl.and_then(|t| match parse_ttl(t.get_ref()) {
         Ok(d) => Some(d),
         Err(msg) => {
@@ -652,7 +700,7 @@ fn compile(
     }
     if override_mode == OverrideMode::TwoKey && approvers.is_empty() {
         fail(
-            mode_span,
+            mode_span.clone(),
             "a two-key constraint needs `approvers` (principal patterns such as `*@security.example.com`)".into(),
         );
     }
@@ -717,6 +765,21 @@ fn compile(
             PathSet::compile(c.paths.get_ref(), &mut fail)
                 .map(|paths| Kind::ForbiddenPath { paths })
         }
+        RawConstraint::PolicyChange(c) => {
+            if severity != Severity::Block {
+                fail(
+                    id.span(),
+                    "a `policy-change` constraint is always a blocker: a weakened policy must not approve itself".into(),
+                );
+            }
+            if override_mode == OverrideMode::Never {
+                fail(
+                    mode_span.clone(),
+                    "a `policy-change` constraint cannot be `never`: the policy could then never change again; use `two-key`".into(),
+                );
+            }
+            policy_change_spec(&c.paths, &mut fail).map(|s| Kind::PolicyChange(Box::new(s)))
+        }
     };
     let kind = kind?;
     ok.then(|| Constraint {
@@ -732,6 +795,114 @@ fn compile(
         origin: origin.to_string(),
         raw,
     })
+}
+
+/// Compiles the paths of a `policy-change` constraint: the builtin ones
+/// first, then the policy's own (a policy may add paths, never remove them).
+fn policy_change_spec(
+    own: &[Spanned<String>],
+    fail: &mut impl FnMut(Range<usize>, String),
+) -> Option<PolicyChangeSpec> {
+    let mut list: Vec<Spanned<String>> = POLICY_CHANGE_PATHS
+        .iter()
+        .map(|p| Spanned::new(0..0, p.to_string()))
+        .collect();
+    for p in own {
+        if !list.iter().any(|l| l.get_ref() == p.get_ref()) {
+            list.push(p.clone());
+        }
+    }
+    let paths = PathSet::compile(&list, fail)?;
+    Some(PolicyChangeSpec {
+        paths,
+        patterns: list.into_iter().map(Spanned::into_inner).collect(),
+        files: Vec::new(),
+    })
+}
+
+/// Makes sure the builtin `policy-change` constraint is in force, whatever
+/// the policy extends or says: added when missing, and its approval raised
+/// to the strictest the policy uses anywhere: `two-key` with the union of
+/// every two-key constraint's approvers when there is one. A policy that
+/// names `tollgate-policy-change` itself may add paths and approvers and
+/// raise it; a lower setting is raised, never obeyed.
+fn ensure_policy_change(constraints: &mut Vec<Constraint>) {
+    let mut approvers: Vec<String> = Vec::new();
+    for c in constraints.iter() {
+        if c.override_mode == OverrideMode::TwoKey {
+            for a in &c.approvers {
+                if !approvers.contains(a) {
+                    approvers.push(a.clone());
+                }
+            }
+        }
+    }
+    if !constraints.iter().any(|c| c.id == POLICY_CHANGE_ID) {
+        let raw = RawPolicyChange {
+            id: Spanned::new(0..0, POLICY_CHANGE_ID.to_string()),
+            description: "A change to the policy, the signer list or the CI configuration needs the strictest approval the trusted policy uses".into(),
+            severity: Severity::Block,
+            override_mode: None,
+            max_ttl: None,
+            approvers: Vec::new(),
+            max_overrides_per_week: None,
+            approval: None,
+            paths: Vec::new(),
+        };
+        let Some(spec) = policy_change_spec(&[], &mut |_, _| {}) else {
+            return; // the builtin globs are valid (tested)
+        };
+        // Last, so that the policy's own constraints keep their places.
+        constraints.push(Constraint {
+            id: POLICY_CHANGE_ID.into(),
+            description: raw.description.clone(),
+            severity: Severity::Block,
+            override_mode: OverrideMode::Token,
+            max_ttl: None,
+            approvers: Vec::new(),
+            max_overrides_per_week: None,
+            approval: Tier::Challenge,
+            kind: Kind::PolicyChange(Box::new(spec)),
+            origin: "builtin".into(),
+            raw: RawConstraint::PolicyChange(raw),
+        });
+    }
+    // The strictest tier any other constraint asks for (the policy's own
+    // `[overrides] approval` applies on top, through `Policy::tier_for`).
+    let strictest = constraints
+        .iter()
+        .filter(|c| c.id != POLICY_CHANGE_ID && c.override_mode != OverrideMode::Never)
+        .map(|c| c.approval)
+        .max()
+        .unwrap_or_default();
+    for c in constraints.iter_mut() {
+        if c.id == POLICY_CHANGE_ID && c.approval < strictest {
+            c.approval = strictest;
+        }
+    }
+    if approvers.is_empty() {
+        return;
+    }
+    for c in constraints.iter_mut() {
+        if c.id != POLICY_CHANGE_ID {
+            continue;
+        }
+        c.override_mode = OverrideMode::TwoKey;
+        c.approval = Tier::TwoKey;
+        for a in &approvers {
+            if !c.approvers.contains(a) {
+                c.approvers.push(a.clone());
+            }
+        }
+        if let RawConstraint::PolicyChange(r) = &mut c.raw {
+            r.override_mode = Some(Spanned::new(0..0, OverrideMode::TwoKey));
+            r.approvers = c
+                .approvers
+                .iter()
+                .map(|a| Spanned::new(0..0, a.clone()))
+                .collect();
+        }
+    }
 }
 
 fn compile_regex(
@@ -898,6 +1069,18 @@ impl Policy {
         self.constraints.iter().find(|c| c.id == id)
     }
 
+    /// Guards `path` (repository-relative) as a policy file too: the file
+    /// named by `--policy` when it lies inside the repository.
+    pub fn guard_policy_file(&mut self, path: &str) {
+        for c in &mut self.constraints {
+            if let Kind::PolicyChange(spec) = &mut c.kind {
+                if !spec.files.iter().any(|f| f == path) {
+                    spec.files.push(path.to_string());
+                }
+            }
+        }
+    }
+
     /// The effective merged policy as TOML, as `tollgate policy show` prints it.
     pub fn to_toml(&self) -> String {
         #[derive(Serialize)]
@@ -915,6 +1098,8 @@ impl Policy {
             max_file_size: Vec<&'a RawMaxFileSize>,
             #[serde(skip_serializing_if = "Vec::is_empty")]
             forbidden_path: Vec<&'a RawForbiddenPath>,
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            policy_change: Vec<&'a RawPolicyChange>,
         }
         let mut view = View {
             settings: &self.raw_settings,
@@ -924,6 +1109,7 @@ impl Policy {
             secret: vec![],
             max_file_size: vec![],
             forbidden_path: vec![],
+            policy_change: vec![],
         };
         for c in &self.constraints {
             match &c.raw {
@@ -932,6 +1118,7 @@ impl Policy {
                 RawConstraint::Secret(r) => view.secret.push(r),
                 RawConstraint::MaxFileSize(r) => view.max_file_size.push(r),
                 RawConstraint::ForbiddenPath(r) => view.forbidden_path.push(r),
+                RawConstraint::PolicyChange(r) => view.policy_change.push(r),
             }
         }
         let header = format!(

@@ -187,6 +187,17 @@ raw_constraint!(
     }
 );
 
+raw_constraint!(
+    /// `[[policy-change]]`: a change to the policy, the signer list or the
+    /// CI configuration. The loader always adds the builtin one
+    /// (`tollgate-policy-change`); a policy may widen or raise it, never
+    /// remove or lower it.
+    RawPolicyChange {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        paths: Vec<Spanned<String>>,
+    }
+);
+
 /// `[settings]`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]

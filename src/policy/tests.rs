@@ -90,7 +90,12 @@ fn no_file_loads_the_recommended_pack() {
     assert_eq!(p.sources, ["builtin:recommended"]);
     let text = builtin_pack("recommended").expect("recommended pack");
     let headers = text.lines().filter(|l| l.starts_with("[[")).count();
-    assert_eq!(p.constraints.len(), headers);
+    // The pack's constraints, and the builtin policy-change constraint.
+    assert_eq!(p.constraints.len(), headers + 1);
+    assert_eq!(
+        p.constraints.last().map(|c| c.id.as_str()),
+        Some(POLICY_CHANGE_ID)
+    );
     assert!(matches!(
         p.constraint("no-force-push-protected").map(|c| &c.kind),
         Some(Kind::ForcePush { .. })
@@ -110,7 +115,7 @@ fn no_file_loads_the_recommended_pack() {
     assert!(p
         .constraints
         .iter()
-        .all(|c| c.origin == "builtin:recommended"));
+        .all(|c| c.origin == "builtin:recommended" || c.id == POLICY_CHANGE_ID));
     assert_eq!(p.warnings, WarningMode::Acknowledge);
     assert_eq!(p.max_ttl, None);
 }
@@ -162,8 +167,9 @@ id = "no-dumps"
 paths = ["*.sql.gz"]
 "#);
     assert_eq!(p.constraints.len(), base.constraints.len() + 1);
+    // After the pack's, before the builtin policy-change constraint.
     assert_eq!(
-        p.constraints.last().map(|c| c.id.as_str()),
+        p.constraints.iter().rev().nth(1).map(|c| c.id.as_str()),
         Some("no-dumps")
     );
 }
@@ -171,8 +177,81 @@ paths = ["*.sql.gz"]
 #[test]
 fn a_file_without_extends_has_only_its_own_constraints() {
     let p = ok("[[forbidden-path]]\nid = \"no-dumps\"\npaths = [\"*.sql.gz\"]\n");
-    assert_eq!(ids(&p), ["no-dumps"]);
+    assert_eq!(ids(&p), ["no-dumps", POLICY_CHANGE_ID]);
     assert_eq!(p.sources, ["t.toml"]);
+}
+
+fn policy_change(p: &Policy) -> (&Constraint, &PolicyChangeSpec) {
+    let c = p.constraint(POLICY_CHANGE_ID).expect("always present");
+    let Kind::PolicyChange(spec) = &c.kind else {
+        panic!("{c:?}")
+    };
+    (c, spec)
+}
+
+#[test]
+fn the_policy_change_constraint_survives_extends_and_cannot_be_lowered() {
+    for text in ["extends = []\n", "", "[settings]\nwarnings = \"print\"\n"] {
+        let p = ok(text);
+        let (c, spec) = policy_change(&p);
+        assert_eq!(c.severity, Severity::Block);
+        assert_eq!(c.override_mode, OverrideMode::Token);
+        for path in [
+            ".tollgate.toml",
+            ".tollgate/allowed_signers",
+            ".tollgate/baseline.json",
+            ".github/workflows/ci.yml",
+            ".gitlab-ci.yml",
+            ".pre-commit-config.yaml",
+        ] {
+            assert!(spec.guards(path.as_bytes()), "{path}");
+        }
+        assert!(!spec.guards(b"src/main.rs"));
+        assert!(!spec.guards(b"sub/.gitlab-ci.yml"));
+    }
+    // A policy may add paths; the builtin ones stay.
+    let p = ok("[[policy-change]]\nid = \"tollgate-policy-change\"\npaths = [\"deploy/**\"]\n");
+    let (_, spec) = policy_change(&p);
+    assert!(spec.guards(b"deploy/prod.yml") && spec.guards(b".tollgate.toml"));
+    assert_eq!(p.constraints.len(), 1);
+    // Never lowered: not a warning, not `never`, no allow rule, no other kind under its id.
+    for (text, needle) in [
+        ("[[policy-change]]\nid = \"tollgate-policy-change\"\nseverity = \"warn\"\n", "always a blocker"),
+        ("[[policy-change]]\nid = \"tollgate-policy-change\"\noverride = \"never\"\n", "could then never change"),
+        ("[[forbidden-path]]\nid = \"tollgate-policy-change\"\npaths = [\"x\"]\n", "only a `[[policy-change]]` entry"),
+        ("[[allow]]\nconstraint = \"tollgate-policy-change\"\npaths = [\".tollgate.toml\"]\nreason = \"r\"\nexpires = 2026-12-31\n", "no allow rule relaxes it"),
+    ] {
+        let d = load_str(text).expect_err(text).to_string();
+        assert!(d.contains(needle), "{text}\n{d}");
+    }
+}
+
+#[test]
+fn the_policy_change_constraint_takes_the_strictest_approval_in_the_policy() {
+    let p = ok(r#"
+[[force-push]]
+id = "no-force-main"
+branches = ["main"]
+override = "two-key"
+approvers = ["*@security.example.com"]
+
+[[secret]]
+id = "k"
+regex = "k[0-9]{8}"
+override = "two-key"
+approvers = ["lead@example.com", "*@security.example.com"]
+
+[[policy-change]]
+id = "tollgate-policy-change"
+override = "token"
+"#);
+    let (c, _) = policy_change(&p);
+    assert_eq!(c.override_mode, OverrideMode::TwoKey);
+    assert_eq!(c.approvers, ["*@security.example.com", "lead@example.com"]);
+    // The effective policy shows it as it is enforced.
+    let shown = p.to_toml();
+    assert!(shown.contains("[[policy-change]]"), "{shown}");
+    assert!(shown.contains("override = \"two-key\""), "{shown}");
 }
 
 #[test]
@@ -202,7 +281,9 @@ fn strict_adds_to_recommended() {
         p.sources,
         ["builtin:recommended", "builtin:strict", "t.toml"]
     );
-    assert_eq!(&ids(&p)[..base.constraints.len()], &ids(&base)[..]);
+    // The pack's constraints in order (the builtin policy-change one is last).
+    let n = base.constraints.len() - 1;
+    assert_eq!(&ids(&p)[..n], &ids(&base)[..n]);
     assert!(p.constraint("no-direct-commit-protected").is_some());
     assert!(p.constraint("max-file-size").is_some());
 }
