@@ -14,6 +14,7 @@ pub mod jcs;
 pub mod pending;
 pub mod record;
 pub mod sshsig;
+pub mod trail;
 pub mod verify;
 
 use std::path::PathBuf;
