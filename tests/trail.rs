@@ -481,3 +481,35 @@ fn a_bad_budget_is_a_clear_error() {
     dev.tollgate_env(&["notes", "push"], &[("TOLLGATE_NOTES_PUSH_TIMEOUT", "30s")])
         .success();
 }
+
+#[test]
+fn the_hooks_token_index_follows_new_records_and_a_stale_cache_is_rebuilt() {
+    let (dev, base) = team(false);
+    let first = dev.commit_unchecked("a.py", aws_line(), "leak a");
+    let f = blocker(&dev, &format!("{base}..{first}"));
+    dev.git(&["notes", NOTES, "add", "-m", &record_line(&key(&dev), &f, "tgt1_same"), &first])
+        .success();
+    dev.git(&["push", "origin", "main"]).success();
+    let index = dev.git_dir().join("tollgate/index");
+    assert!(
+        std::fs::read_dir(&index).unwrap().count() > 0,
+        "the hook keeps a token index"
+    );
+    // A second record reusing the token: the index (made before it
+    // existed) is brought up to date, and the reuse is caught.
+    let second = dev.commit_unchecked("b.py", aws_line(), "leak b");
+    let f2 = blocker(&dev, &format!("{first}..{second}"));
+    dev.git(&["notes", NOTES, "add", "-m", &record_line(&key(&dev), &f2, "tgt1_same"), &second])
+        .success();
+    dev.git(&["push", "origin", "main"])
+        .code(1)
+        .stderr_has("appears in more than one record");
+    // A cache for another notes commit (here: none that exists) is rebuilt
+    // from the notes.
+    for e in std::fs::read_dir(&index).unwrap().flatten() {
+        std::fs::write(e.path(), "tollgate token-uses v1 0000000000000000000000000000000000000000\n").unwrap();
+    }
+    dev.git(&["push", "origin", "main"])
+        .code(1)
+        .stderr_has("appears in more than one record");
+}

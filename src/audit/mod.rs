@@ -10,6 +10,7 @@
 pub mod allowed_signers;
 pub mod approval;
 pub mod config;
+pub mod index;
 pub mod jcs;
 pub mod pending;
 pub mod record;

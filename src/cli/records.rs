@@ -347,7 +347,9 @@ pub fn covered_by_records(
         return Ok(Vec::new());
     }
     let (signers, _) = local_signers(repo)?;
-    let uses = verify::token_uses(&repo.all_notes(NOTES_REF)?);
+    // Token ids over the whole trail, from the cache (only notes changed
+    // since it was made are read).
+    let uses = crate::audit::index::token_uses(repo, NOTES_REF)?;
     let j = verify::judge(policy, &signers, blockers, &notes, &uses);
     for r in &j.records {
         if let verify::RecordStatus::Invalid(why) = &r.status {

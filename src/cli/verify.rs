@@ -103,10 +103,7 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Outcome> {
     };
     let all = repo.all_notes(&args.notes_ref)?;
     // The trail is append-only: a record some notes commit had is still there.
-    let deleted = match repo.ref_target(&args.notes_ref) {
-        Some(tip) => crate::audit::trail::deleted_records(&repo, tip)?,
-        None => Vec::new(),
-    };
+    let deleted = crate::audit::index::deleted_records(&repo, &args.notes_ref)?;
     let (shown, judgement, allow_notes) = judge_commits(
         &repo,
         &policy,

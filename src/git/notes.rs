@@ -604,11 +604,22 @@ impl Repo {
     /// note on the same commit in `tip` lacks, with the notes commit that
     /// dropped it first. Each commit is compared with each of its parents,
     /// reading only the notes whose blobs differ.
-    pub fn notes_history_losses(&self, tip: Oid) -> Result<Vec<LostLine>, GitError> {
+    ///
+    /// With `since` (an ancestor of `tip` whose own history lost nothing and
+    /// whose tree holds every line that history had), only the commits
+    /// after it are walked: any line lost later was dropped on one of them.
+    pub fn notes_history_losses(
+        &self,
+        tip: Oid,
+        since: Option<Oid>,
+    ) -> Result<Vec<LostLine>, GitError> {
         let mut walk = self.repo.revwalk().ctx(|| "cannot walk the notes history".into())?;
         walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)
             .ctx(|| "cannot walk the notes history".into())?;
         walk.push(tip).ctx(|| format!("cannot walk from {tip}"))?;
+        if let Some(s) = since {
+            walk.hide(s).ctx(|| format!("cannot hide {s}"))?;
+        }
         let mut candidates: BTreeMap<(String, String), String> = BTreeMap::new();
         for id in walk {
             let id = id.ctx(|| "cannot walk the notes history".into())?;
