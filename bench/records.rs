@@ -50,7 +50,10 @@ fn main() -> anyhow::Result<()> {
         let (commit, fingerprint, location) = if real {
             (
                 real_commit.clone(),
-                finding["fingerprint"].as_str().unwrap_or_default().to_string(),
+                finding["fingerprint"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
                 real_location.clone(),
             )
         } else {
@@ -91,7 +94,11 @@ fn main() -> anyhow::Result<()> {
         let mut text = lines.join("\n");
         text.push('\n');
         writeln!(out, "commit refs/notes/tollgate")?;
-        writeln!(out, "committer Bench <bench@example.com> {} +0000", 1_700_000_000 + k)?;
+        writeln!(
+            out,
+            "committer Bench <bench@example.com> {} +0000",
+            1_700_000_000 + k
+        )?;
         writeln!(out, "data 6\nrecord")?;
         writeln!(out, "N inline {commit}")?;
         writeln!(out, "data {}\n{text}", text.len())?;

@@ -91,7 +91,13 @@ fn record_line(key: &Path, finding: &serde_json::Value, token: &str) -> String {
 /// repository at `git_dir`.
 fn lines_in(dev: &Repo, git_dir: &Path, notes_ref: &str) -> Vec<(String, String)> {
     let gd = git_dir.to_str().unwrap();
-    let list = dev.git(&["--git-dir", gd, "notes", &format!("--ref={notes_ref}"), "list"]);
+    let list = dev.git(&[
+        "--git-dir",
+        gd,
+        "notes",
+        &format!("--ref={notes_ref}"),
+        "list",
+    ]);
     assert!(list.ok(), "the notes ref must stay readable\n{list}");
     let mut out = Vec::new();
     for l in list.out().lines() {
@@ -114,8 +120,13 @@ fn pusher(dev: &Repo, name: &str, branch: &str) -> Repo {
     let p = dev.clone_as(name, "author@example.com", true);
     p.git(&["config", "tollgate.signingKey", key(dev).to_str().unwrap()])
         .success();
-    p.git(&["fetch", "-q", dev.root.to_str().unwrap(), &format!("{branch}:{branch}")])
-        .success();
+    p.git(&[
+        "fetch",
+        "-q",
+        dev.root.to_str().unwrap(),
+        &format!("{branch}:{branch}"),
+    ])
+    .success();
     p.git(&["switch", "-q", branch]).success();
     p
 }
@@ -131,7 +142,11 @@ fn many_pushers_at_once(server: bool, n: usize) {
         let head = dev.commit_unchecked(&format!("s{i}.py"), aws_line(), "leak");
         let finding = blocker(&dev, &format!("{base}..{head}"));
         assert_eq!(finding["location"]["commit"], head.as_str());
-        work.push((branch, head, record_line(&key(&dev), &finding, &format!("tgt1_{i}"))));
+        work.push((
+            branch,
+            head,
+            record_line(&key(&dev), &finding, &format!("tgt1_{i}")),
+        ));
     }
     dev.git(&["switch", "-q", "main"]).success();
     let clones: Vec<Repo> = work
@@ -165,7 +180,10 @@ fn many_pushers_at_once(server: bool, n: usize) {
             std::thread::spawn(move || {
                 barrier.wait();
                 let out = c.output().unwrap();
-                (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+                (
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stderr).into_owned(),
+                )
             })
         })
         .collect();
@@ -173,7 +191,11 @@ fn many_pushers_at_once(server: bool, n: usize) {
     let took = started.elapsed();
     let mut merged = 0;
     for (i, (code, err)) in results.iter().enumerate() {
-        assert_eq!(*code, Some(0), "pusher {i} (server hook: {server}) failed:\n{err}");
+        assert_eq!(
+            *code,
+            Some(0),
+            "pusher {i} (server hook: {server}) failed:\n{err}"
+        );
         merged += usize::from(err.contains("merged with other writers"));
     }
     eprintln!(
@@ -182,7 +204,11 @@ fn many_pushers_at_once(server: bool, n: usize) {
     );
     let remote = dev.remote.clone().unwrap();
     let lines = lines_in(&dev, &remote, "refs/notes/tollgate");
-    assert_eq!(lines.len(), n, "the remote holds every record once: {lines:?}");
+    assert_eq!(
+        lines.len(),
+        n,
+        "the remote holds every record once: {lines:?}"
+    );
     for (branch, head, line) in &work {
         assert_eq!(dev.remote_ref(branch).as_deref(), Some(head.as_str()));
         let on_head: Vec<_> = lines.iter().filter(|(c, _)| c == head).collect();
@@ -191,8 +217,13 @@ fn many_pushers_at_once(server: bool, n: usize) {
     }
     // And the remote's notes history lost nothing on the way.
     let ci = dev.clone_as("ci", "ci@example.com", false);
-    ci.git(&["fetch", "-q", "origin", "+refs/notes/tollgate:refs/notes/tollgate"])
-        .success();
+    ci.git(&[
+        "fetch",
+        "-q",
+        "origin",
+        "+refs/notes/tollgate:refs/notes/tollgate",
+    ])
+    .success();
     let (_, head, _) = &work[0];
     ci.tollgate(&["verify", "--base", &base, "--head", head])
         .success()
@@ -233,10 +264,21 @@ fn a_notes_update_removing_a_record_is_refused_by_the_server() {
     dev.git(&["push", "--no-verify", "origin", "refs/notes/tollgate"])
         .code(1)
         .stderr_has("refused: this `refs/notes/tollgate` update removes the record of tok_")
-        .stderr_has(&format!("for `aws-access-key-id` on commit {}", &head[..12]));
+        .stderr_has(&format!(
+            "for `aws-access-key-id` on commit {}",
+            &head[..12]
+        ));
     // A record line changed in place is a removal too.
-    dev.git(&["notes", NOTES, "add", "-f", "-m", &before[0].1.replace("fixture", "changed"), &head])
-        .success();
+    dev.git(&[
+        "notes",
+        NOTES,
+        "add",
+        "-f",
+        "-m",
+        &before[0].1.replace("fixture", "changed"),
+        &head,
+    ])
+    .success();
     dev.git(&["push", "--no-verify", "origin", "refs/notes/tollgate"])
         .code(1)
         .stderr_has("update removes the record of tok_");
@@ -275,12 +317,18 @@ fn verify_reports_a_record_deleted_from_the_notes_history() {
     };
     drop_record(&dev, &head);
     // Keep the commit and add an unrelated note so the ref is not empty.
-    dev.git(&["notes", NOTES, "add", "-m", "x", &base]).success();
+    dev.git(&["notes", NOTES, "add", "-m", "x", &base])
+        .success();
     dev.git(&["push", "-q", "--no-verify", "origin", "refs/notes/tollgate"])
         .success();
     let ci = dev.clone_as("ci", "ci@example.com", false);
-    ci.git(&["fetch", "-q", "origin", "+refs/notes/tollgate:refs/notes/tollgate"])
-        .success();
+    ci.git(&[
+        "fetch",
+        "-q",
+        "origin",
+        "+refs/notes/tollgate:refs/notes/tollgate",
+    ])
+    .success();
     let short = &token_id[..12];
     ci.tollgate(&["verify", "--base", &base, "--head", &head])
         .code(1)
@@ -288,20 +336,32 @@ fn verify_reports_a_record_deleted_from_the_notes_history() {
             "record deleted: the record of tok_{short} for `aws-access-key-id` on commit {}",
             &head[..12]
         ));
-    let json = ci.tollgate(&["verify", "--base", &base, "--head", &head, "--format", "json"]);
+    let json = ci.tollgate(&[
+        "verify", "--base", &base, "--head", &head, "--format", "json",
+    ]);
     json.code(1);
     let v: serde_json::Value = serde_json::from_str(&json.out()).unwrap();
     assert_eq!(v["result"], "fail");
     assert_eq!(v["deleted_records"][0]["token_id"], token_id.as_str());
     assert_eq!(v["deleted_records"][0]["constraint"], "aws-access-key-id");
     assert_eq!(v["deleted_records"][0]["commit"], head.as_str());
-    let sarif = ci.tollgate(&["verify", "--base", &base, "--head", &head, "--format", "sarif"]);
-    assert!(sarif.out().contains("tollgate/deleted-audit-record"), "{sarif}");
+    let sarif = ci.tollgate(&[
+        "verify", "--base", &base, "--head", &head, "--format", "sarif",
+    ]);
+    assert!(
+        sarif.out().contains("tollgate/deleted-audit-record"),
+        "{sarif}"
+    );
     // The same history without the deletion passes.
     let clean = dev.clone_as("clean", "ci@example.com", false);
     let good = dev.rev("refs/notes/tollgate~2").unwrap();
     clean
-        .git(&["fetch", "-q", "origin", "+refs/notes/tollgate:refs/notes/remote"])
+        .git(&[
+            "fetch",
+            "-q",
+            "origin",
+            "+refs/notes/tollgate:refs/notes/remote",
+        ])
         .success();
     clean
         .git(&["update-ref", "refs/notes/tollgate", &good])
@@ -317,12 +377,24 @@ fn a_secret_pushed_to_another_notes_ref_or_a_tag_is_refused() {
     let (dev, base) = team(true);
     let leak = dev.commit_unchecked("config.py", aws_line(), "leak");
     dev.git(&["reset", "-q", "--hard", &base]).success();
-    dev.git(&["push", "--no-verify", "origin", &format!("{leak}:refs/notes/evil")])
-        .code(1)
-        .stderr_has("remote: error: uncovered B1  `aws-access-key-id`");
+    dev.git(&[
+        "push",
+        "--no-verify",
+        "origin",
+        &format!("{leak}:refs/notes/evil"),
+    ])
+    .code(1)
+    .stderr_has("remote: error: uncovered B1  `aws-access-key-id`");
     // A notes commit whose note holds the secret.
-    dev.git(&["notes", "--ref=refs/notes/evil2", "add", "-m", &aws_line(), &base])
-        .success();
+    dev.git(&[
+        "notes",
+        "--ref=refs/notes/evil2",
+        "add",
+        "-m",
+        &aws_line(),
+        &base,
+    ])
+    .success();
     dev.git(&["push", "--no-verify", "origin", "refs/notes/evil2"])
         .code(1)
         .stderr_has("`aws-access-key-id`");
@@ -330,17 +402,41 @@ fn a_secret_pushed_to_another_notes_ref_or_a_tag_is_refused() {
     dev.git(&["push", "--no-verify", "origin", "refs/tags/v1"])
         .code(1)
         .stderr_has("`aws-access-key-id`");
-    dev.git(&["push", "--no-verify", "origin", &format!("{leak}:refs/custom/x")])
-        .code(1)
-        .stderr_has("`aws-access-key-id`");
+    dev.git(&[
+        "push",
+        "--no-verify",
+        "origin",
+        &format!("{leak}:refs/custom/x"),
+    ])
+    .code(1)
+    .stderr_has("`aws-access-key-id`");
     // Other notes without a secret are accepted, judged like a branch.
-    dev.git(&["notes", "--ref=refs/notes/review", "add", "-m", "looks good", &base])
-        .success();
+    dev.git(&[
+        "notes",
+        "--ref=refs/notes/review",
+        "add",
+        "-m",
+        "looks good",
+        &base,
+    ])
+    .success();
     dev.git(&["push", "--no-verify", "origin", "refs/notes/review"])
         .success();
     let remote = dev.remote.clone().unwrap();
-    for r in ["refs/notes/evil", "refs/notes/evil2", "refs/tags/v1", "refs/custom/x"] {
-        let out = dev.git(&["--git-dir", remote.to_str().unwrap(), "rev-parse", "-q", "--verify", r]);
+    for r in [
+        "refs/notes/evil",
+        "refs/notes/evil2",
+        "refs/tags/v1",
+        "refs/custom/x",
+    ] {
+        let out = dev.git(&[
+            "--git-dir",
+            remote.to_str().unwrap(),
+            "rev-parse",
+            "-q",
+            "--verify",
+            r,
+        ]);
         assert!(!out.ok(), "{r} reached the server");
     }
 }
@@ -356,9 +452,15 @@ fn a_key_planted_in_the_notes_tree_is_refused() {
     let blob = blob.out().trim().to_string();
     let index = dev.tmp.path().join("notes.index");
     let idx = [("GIT_INDEX_FILE", index.to_str().unwrap())];
-    dev.git_env(&["read-tree", "refs/notes/tollgate"], &idx).success();
+    dev.git_env(&["read-tree", "refs/notes/tollgate"], &idx)
+        .success();
     dev.git_env(
-        &["update-index", "--add", "--cacheinfo", &format!("100644,{blob},keys/id_ed25519")],
+        &[
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            &format!("100644,{blob},keys/id_ed25519"),
+        ],
         &idx,
     )
     .success();
@@ -374,14 +476,16 @@ fn a_key_planted_in_the_notes_tree_is_refused() {
         .stderr_has("refused: this `refs/notes/tollgate` update adds `keys/id_ed25519`, a file at a path that is not a note");
     // The key as a note on a commit: not record lines.
     let key_text = std::fs::read_to_string(&planted).unwrap();
-    dev.git(&["notes", NOTES, "add", "-m", &key_text, "HEAD~1"]).success();
+    dev.git(&["notes", NOTES, "add", "-m", &key_text, "HEAD~1"])
+        .success();
     dev.git(&["push", "--no-verify", "origin", "refs/notes/tollgate"])
         .code(1)
         .stderr_has("adds a line that is not an audit record to the note on commit");
     // A record copied onto another commit is not a record line there.
     dev.git(&["notes", NOTES, "remove", "HEAD~1"]).success();
     let line = dev.records(&head)[0].clone();
-    dev.git(&["notes", NOTES, "add", "-m", &line, "HEAD~1"]).success();
+    dev.git(&["notes", NOTES, "add", "-m", &line, "HEAD~1"])
+        .success();
     dev.git(&["push", "--no-verify", "origin", "refs/notes/tollgate"])
         .code(1)
         .stderr_has("records are never copied");
@@ -415,7 +519,9 @@ fn a_notes_push_killed_at_growing_delays_loses_nothing_and_the_next_run_finishes
     let (alice, base) = team(false);
     let bob = alice.clone_as("bob", "bob@example.com", true);
     let leak = alice.commit_unchecked("a.py", aws_line(), "leak");
-    alice.git(&["push", "-q", "--no-verify", "origin", "main"]).success();
+    alice
+        .git(&["push", "-q", "--no-verify", "origin", "main"])
+        .success();
     bob.git(&["pull", "-q", "--ff-only"]).success();
     let finding = blocker(&alice, &format!("{base}..{leak}"));
     let remote = alice.remote.clone().unwrap();
@@ -425,10 +531,13 @@ fn a_notes_push_killed_at_growing_delays_loses_nothing_and_the_next_run_finishes
         // Another writer moves the remote's notes; alice writes a record:
         // her push has to fetch, merge and push.
         let theirs = record_line(&key(&alice), &finding, &format!("tgt1_bob_{i}"));
-        bob.git(&["notes", NOTES, "append", "-m", &theirs, &leak]).success();
+        bob.git(&["notes", NOTES, "append", "-m", &theirs, &leak])
+            .success();
         bob.tollgate(&["notes", "push"]).success();
         let mine = record_line(&key(&alice), &finding, &format!("tgt1_alice_{i}"));
-        alice.git(&["notes", NOTES, "append", "-m", &mine, &leak]).success();
+        alice
+            .git(&["notes", NOTES, "append", "-m", &mine, &leak])
+            .success();
         ours.push(mine);
         let remote_before = lines_in(&alice, &remote, "refs/notes/tollgate");
 
@@ -450,21 +559,33 @@ fn a_notes_push_killed_at_growing_delays_loses_nothing_and_the_next_run_finishes
 
         let local = lines_in(&alice, &alice.git_dir(), "refs/notes/tollgate");
         for l in &ours {
-            assert!(local.iter().any(|(_, x)| x == l), "iteration {i}: a local record is lost");
+            assert!(
+                local.iter().any(|(_, x)| x == l),
+                "iteration {i}: a local record is lost"
+            );
         }
         let remote_now = lines_in(&alice, &remote, "refs/notes/tollgate");
         for l in &remote_before {
-            assert!(remote_now.contains(l), "iteration {i}: the remote lost a record");
+            assert!(
+                remote_now.contains(l),
+                "iteration {i}: the remote lost a record"
+            );
         }
         // The next run finishes the job.
         alice.tollgate(&["notes", "push"]).success();
         let remote_after = lines_in(&alice, &remote, "refs/notes/tollgate");
         for l in &ours {
-            assert!(remote_after.iter().any(|(_, x)| x == l), "iteration {i}: not pushed");
+            assert!(
+                remote_after.iter().any(|(_, x)| x == l),
+                "iteration {i}: not pushed"
+            );
         }
         assert_eq!(remote_after.len(), 2 * (i as usize + 1), "each record once");
     }
-    assert!(killed_mid_way > 3, "the kills must land mid-way ({killed_mid_way})");
+    assert!(
+        killed_mid_way > 3,
+        "the kills must land mid-way ({killed_mid_way})"
+    );
     alice
         .tollgate(&["verify", "--base", &base, "--head", &leak])
         .stderr_lacks("record deleted");
@@ -473,13 +594,18 @@ fn a_notes_push_killed_at_growing_delays_loses_nothing_and_the_next_run_finishes
 #[test]
 fn a_bad_budget_is_a_clear_error() {
     let (dev, _) = team(false);
-    dev.git(&["config", "tollgate.notesPushTimeout", "soon"]).success();
-    dev.git(&["notes", NOTES, "add", "-m", "x", "HEAD"]).success();
+    dev.git(&["config", "tollgate.notesPushTimeout", "soon"])
+        .success();
+    dev.git(&["notes", NOTES, "add", "-m", "x", "HEAD"])
+        .success();
     dev.tollgate(&["notes", "push"])
         .code(2)
         .stderr_has("bad value `soon` for `tollgate.notesPushTimeout`");
-    dev.tollgate_env(&["notes", "push"], &[("TOLLGATE_NOTES_PUSH_TIMEOUT", "30s")])
-        .success();
+    dev.tollgate_env(
+        &["notes", "push"],
+        &[("TOLLGATE_NOTES_PUSH_TIMEOUT", "30s")],
+    )
+    .success();
 }
 
 #[test]
@@ -487,8 +613,15 @@ fn the_hooks_token_index_follows_new_records_and_a_stale_cache_is_rebuilt() {
     let (dev, base) = team(false);
     let first = dev.commit_unchecked("a.py", aws_line(), "leak a");
     let f = blocker(&dev, &format!("{base}..{first}"));
-    dev.git(&["notes", NOTES, "add", "-m", &record_line(&key(&dev), &f, "tgt1_same"), &first])
-        .success();
+    dev.git(&[
+        "notes",
+        NOTES,
+        "add",
+        "-m",
+        &record_line(&key(&dev), &f, "tgt1_same"),
+        &first,
+    ])
+    .success();
     dev.git(&["push", "origin", "main"]).success();
     let index = dev.git_dir().join("tollgate/index");
     assert!(
@@ -499,17 +632,65 @@ fn the_hooks_token_index_follows_new_records_and_a_stale_cache_is_rebuilt() {
     // existed) is brought up to date, and the reuse is caught.
     let second = dev.commit_unchecked("b.py", aws_line(), "leak b");
     let f2 = blocker(&dev, &format!("{first}..{second}"));
-    dev.git(&["notes", NOTES, "add", "-m", &record_line(&key(&dev), &f2, "tgt1_same"), &second])
-        .success();
+    dev.git(&[
+        "notes",
+        NOTES,
+        "add",
+        "-m",
+        &record_line(&key(&dev), &f2, "tgt1_same"),
+        &second,
+    ])
+    .success();
     dev.git(&["push", "origin", "main"])
         .code(1)
         .stderr_has("appears in more than one record");
     // A cache for another notes commit (here: none that exists) is rebuilt
     // from the notes.
     for e in std::fs::read_dir(&index).unwrap().flatten() {
-        std::fs::write(e.path(), "tollgate token-uses v1 0000000000000000000000000000000000000000\n").unwrap();
+        std::fs::write(
+            e.path(),
+            "tollgate token-uses v1 0000000000000000000000000000000000000000\n",
+        )
+        .unwrap();
     }
     dev.git(&["push", "origin", "main"])
         .code(1)
         .stderr_has("appears in more than one record");
+}
+
+#[test]
+fn a_push_that_runs_out_of_budget_fails_closed_and_says_what_to_run() {
+    let (dev, base) = team(false);
+    let other = dev.clone_as("other", "author@example.com", true);
+    other
+        .git(&["notes", NOTES, "add", "-m", "x", &base])
+        .success();
+    other.tollgate(&["notes", "push"]).success();
+    // The remote moved since this clone last looked: the first attempt
+    // loses, and a zero budget leaves no time for another.
+    let leak = dev.commit_unchecked("a.py", aws_line(), "leak");
+    let f = blocker(&dev, &format!("{base}..{leak}"));
+    dev.git(&[
+        "notes",
+        NOTES,
+        "add",
+        "-m",
+        &record_line(&key(&dev), &f, "tgt1_x"),
+        &leak,
+    ])
+    .success();
+    dev.git_env(
+        &["push", "origin", "main"],
+        &[("TOLLGATE_NOTES_PUSH_TIMEOUT", "0")],
+    )
+    .code(1)
+    .stderr_has("push stopped: the audit records (refs/notes/tollgate) could not be pushed")
+    .stderr_has("kept moving `refs/notes/tollgate` for 0 s")
+    .stderr_has(
+        "the records are safe in the local `refs/notes/tollgate`: run `tollgate notes push origin`",
+    );
+    assert_ne!(dev.remote_ref("main").as_deref(), Some(leak.as_str()));
+    // With the default budget the same push waits its turn and passes.
+    dev.git(&["push", "origin", "main"]).success();
+    assert_eq!(dev.remote_ref("main").as_deref(), Some(leak.as_str()));
 }

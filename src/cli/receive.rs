@@ -88,7 +88,9 @@ pub fn run(ctx: &Ctx, stdin: &[u8]) -> anyhow::Result<Outcome> {
     // judged like a branch: the commits it brings are scanned.
     for l in lines.iter().filter(|l| l.ref_name != NOTES_REF) {
         let commits = match l.new {
-            Some(new) if l.ref_name.starts_with("refs/notes/") => repo.commits_beyond_all_refs(new)?,
+            Some(new) if l.ref_name.starts_with("refs/notes/") => {
+                repo.commits_beyond_all_refs(new)?
+            }
             Some(new) => repo.new_commits(new)?,
             None => Vec::new(),
         };

@@ -460,7 +460,12 @@ impl Repo {
         let mut walk = self.walk()?;
         walk.push(tip.id())
             .ctx(|| format!("cannot walk from {}", tip.id()))?;
-        for r in self.repo.references().ctx(|| "cannot list refs".into())?.flatten() {
+        for r in self
+            .repo
+            .references()
+            .ctx(|| "cannot list refs".into())?
+            .flatten()
+        {
             if let Ok(c) = r.peel_to_commit() {
                 walk.hide(c.id()).ctx(|| "cannot walk history".into())?;
             }

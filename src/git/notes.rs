@@ -13,10 +13,10 @@
 //! `refs/notes/remotes/<remote>/tollgate`, merged by union of lines, and the
 //! push is retried.
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use git2::{Oid, Sort};
@@ -336,8 +336,12 @@ impl Repo {
                 .ctx(|| "cannot read the merged notes tree".into())?;
             let sig = self.notes_signature()?;
             let (a, b) = (
-                self.repo.find_commit(ours).ctx(|| format!("cannot read {ours}"))?,
-                self.repo.find_commit(theirs).ctx(|| format!("cannot read {theirs}"))?,
+                self.repo
+                    .find_commit(ours)
+                    .ctx(|| format!("cannot read {ours}"))?,
+                self.repo
+                    .find_commit(theirs)
+                    .ctx(|| format!("cannot read {theirs}"))?,
             );
             self.repo
                 .commit(
@@ -351,7 +355,13 @@ impl Repo {
                 .ctx(|| "cannot write the notes merge commit".into())?
         };
         self.repo
-            .reference_matching(NOTES_REF, new, true, ours, "tollgate: notes merged by union")
+            .reference_matching(
+                NOTES_REF,
+                new,
+                true,
+                ours,
+                "tollgate: notes merged by union",
+            )
             .ctx(|| format!("cannot move `{NOTES_REF}` (another writer moved it meanwhile?)"))?;
         Ok(())
     }
@@ -565,19 +575,20 @@ impl Repo {
             .ctx(|| "cannot compare two notes trees".into())?;
         let mut sides: BTreeMap<String, NoteSides> = BTreeMap::new();
         let mut foreign = Vec::new();
-        let is_blob = |m: git2::FileMode| {
-            matches!(m, git2::FileMode::Blob | git2::FileMode::BlobExecutable)
-        };
+        let is_blob =
+            |m: git2::FileMode| matches!(m, git2::FileMode::Blob | git2::FileMode::BlobExecutable);
         for d in diff.deltas() {
             let (of, nf) = (d.old_file(), d.new_file());
             if of.exists() && is_blob(of.mode()) {
-                let path = String::from_utf8_lossy(of.path_bytes().unwrap_or_default()).into_owned();
+                let path =
+                    String::from_utf8_lossy(of.path_bytes().unwrap_or_default()).into_owned();
                 if let Some(commit) = note_path_commit(&path) {
                     sides.entry(commit).or_default().0 = Some((path, of.id()));
                 }
             }
             if nf.exists() {
-                let path = String::from_utf8_lossy(nf.path_bytes().unwrap_or_default()).into_owned();
+                let path =
+                    String::from_utf8_lossy(nf.path_bytes().unwrap_or_default()).into_owned();
                 let what = match nf.mode() {
                     m if is_blob(m) => None,
                     git2::FileMode::Link => Some("a symbolic link"),
@@ -613,7 +624,10 @@ impl Repo {
         tip: Oid,
         since: Option<Oid>,
     ) -> Result<Vec<LostLine>, GitError> {
-        let mut walk = self.repo.revwalk().ctx(|| "cannot walk the notes history".into())?;
+        let mut walk = self
+            .repo
+            .revwalk()
+            .ctx(|| "cannot walk the notes history".into())?;
         walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)
             .ctx(|| "cannot walk the notes history".into())?;
         walk.push(tip).ctx(|| format!("cannot walk from {tip}"))?;
@@ -651,7 +665,9 @@ impl Repo {
         let mut out = Vec::new();
         for ((annotated, line), dropped_in) in candidates {
             if !cache.contains_key(&annotated) {
-                let text = self.note_in_tree(&tip_tree, &annotated)?.unwrap_or_default();
+                let text = self
+                    .note_in_tree(&tip_tree, &annotated)?
+                    .unwrap_or_default();
                 cache.insert(annotated.clone(), text);
             }
             let now = &cache[&annotated];
@@ -667,7 +683,11 @@ impl Repo {
     }
 
     /// The note on `commit` (full hex) in a notes tree, at any fan-out.
-    fn note_in_tree(&self, tree: &git2::Tree<'_>, commit: &str) -> Result<Option<String>, GitError> {
+    fn note_in_tree(
+        &self,
+        tree: &git2::Tree<'_>,
+        commit: &str,
+    ) -> Result<Option<String>, GitError> {
         for level in 0..=(commit.len() / 2 - 1).min(4) {
             let mut path = String::new();
             for i in 0..level {
@@ -735,7 +755,10 @@ pub fn note_path_commit(path: &str) -> Option<String> {
     }
     let joined: String = parts.iter().copied().chain([last]).collect();
     let hex = joined.len() == 40 || joined.len() == 64;
-    (hex && joined.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then_some(joined)
+    (hex && joined
+        .bytes()
+        .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+    .then_some(joined)
 }
 
 /// A note's `(path, blob)` in an old and a new notes tree.
@@ -743,7 +766,11 @@ type NoteSides = (Option<(String, Oid)>, Option<(String, Oid)>);
 
 /// The sorted union of two notes' lines, each once, newline-terminated.
 fn union_lines(a: &str, b: &str) -> String {
-    let mut all: Vec<&str> = a.lines().chain(b.lines()).filter(|l| !l.is_empty()).collect();
+    let mut all: Vec<&str> = a
+        .lines()
+        .chain(b.lines())
+        .filter(|l| !l.is_empty())
+        .collect();
     all.sort_unstable();
     all.dedup();
     let mut text = all.join("\n");
