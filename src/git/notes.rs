@@ -8,10 +8,13 @@
 //! record never follows a rebased commit.
 //!
 //! Notes reach a remote by a nested `git push --no-verify` of the notes ref
-//! alone (so the pre-push hook does not run again). When another writer got
-//! there first, the remote's notes are fetched into
-//! `refs/notes/remotes/<remote>/tollgate`, merged by union of lines, and the
-//! push is retried.
+//! alone (so the pre-push hook does not run again), leased on the remote's
+//! notes as last fetched into `refs/notes/remotes/<remote>/tollgate` after
+//! checking that the local notes keep every line of them: a removal is
+//! never pushed. When another writer got there first, the remote's notes
+//! are fetched, merged by a true union of lines (in-process: git's
+//! three-way `git notes merge` would carry a removal), and the push is
+//! retried with jittered exponential backoff until a time budget runs out.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
