@@ -87,7 +87,6 @@ fn a_forged_record_is_refused() {
         "refs/notes/tollgate:refs/notes/tollgate",
     ])
     .code(1)
-    .stderr_has("update removes the record of tok_")
     .stderr_has("remote: error: invalid record on commit")
     .stderr_has("does not verify")
     .stderr_has("remote: error: uncovered B1");
