@@ -12,11 +12,13 @@ pub mod approval;
 pub mod config;
 pub(crate) mod doc;
 pub mod grant;
+pub mod index;
 pub mod jcs;
 pub mod pending;
 pub mod pipeline;
 pub mod record;
 pub mod sshsig;
+pub mod trail;
 pub mod verify;
 
 use std::path::PathBuf;

@@ -133,7 +133,10 @@ pub fn run(ctx: &Ctx, args: HookArgs) -> anyhow::Result<Outcome> {
 /// Pushes the audit records before the branch: a push that passed only
 /// because of a record must never reach the remote without it.
 fn push_notes(ctx: &Ctx, repo: &Repo, remote: &str) -> Outcome {
-    match repo.push_notes(remote) {
+    match repo
+        .notes_push_budget()
+        .and_then(|budget| repo.push_notes(remote, budget))
+    {
         Ok(NotesPush::NothingLocal | NotesPush::UpToDate) => Outcome::Pass,
         Ok(NotesPush::Pushed { merges }) => {
             ctx.printer.info(&format!(
@@ -150,6 +153,7 @@ fn push_notes(ctx: &Ctx, repo: &Repo, remote: &str) -> Outcome {
             ctx.printer.error(&format!(
                 "push stopped: the audit records ({NOTES_REF}) could not be pushed to `{remote}`: {e}"
             ));
+            super::notes_cmd::explain_removal(&ctx.printer, &e);
             ctx.printer.hint(&format!(
                 "the branch is not pushed without its records; fix the cause, then run `tollgate notes push {remote}` or push again"
             ));

@@ -30,7 +30,13 @@ pub fn run(ctx: &Ctx, cmd: NotesCommand) -> anyhow::Result<Outcome> {
         NotesCommand::Push { remote } => {
             records::flush_and_report(&ctx.printer, &repo);
             let remote = remote.unwrap_or_else(|| default_remote(&repo));
-            match repo.push_notes(&remote)? {
+            let pushed = repo
+                .notes_push_budget()
+                .and_then(|budget| repo.push_notes(&remote, budget));
+            if let Err(e) = &pushed {
+                explain_removal(&ctx.printer, e);
+            }
+            match pushed? {
                 NotesPush::NothingLocal => ctx
                     .printer
                     .info(&format!("tollgate: no local {NOTES_REF}; nothing to push")),
@@ -57,6 +63,18 @@ pub fn run(ctx: &Ctx, cmd: NotesCommand) -> anyhow::Result<Outcome> {
         }
     }
     Ok(Outcome::Pass)
+}
+
+/// Names each record a refused removal would have deleted.
+pub(super) fn explain_removal(printer: &crate::report::Printer, e: &crate::git::GitError) {
+    if let crate::git::GitError::NotesRemoval { removed, .. } = e {
+        for (commit, line) in removed {
+            printer.error(&format!(
+                "would remove {}",
+                crate::audit::trail::RecordRef::of(commit, line)
+            ));
+        }
+    }
 }
 
 /// The current branch's remote, else `origin`.

@@ -7,13 +7,16 @@
 //! else the tip of the default branch *before* this push. A blocker passes
 //! only with a valid record already on the server's `refs/notes/tollgate`
 //! (the client's pre-push sends the records first) or arriving in this
-//! same push. The notes ref itself only ever moves forward.
+//! same push. The notes ref itself only ever moves forward and only gains
+//! record lines (`audit::trail`); every other ref, other notes refs and
+//! tags included, is judged like a branch.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use super::verify::{self, Plan, Report, Trusted};
 use super::{Ctx, Outcome};
+use crate::audit::trail;
 use crate::check::RefUpdate;
 use crate::git::{parse_receive_lines, NOTES_REF};
 use crate::policy::Source;
@@ -70,7 +73,14 @@ pub fn run(ctx: &Ctx, stdin: &[u8]) -> anyhow::Result<Outcome> {
                 ));
                 refused = true;
             }
-            (_, Some(new)) => add(repo.notes_in_commit(new)?),
+            (_, Some(new)) => {
+                // Append-only: every old line kept, only record lines added.
+                for problem in trail::check_update(&repo, l.old, new)? {
+                    p.error(&format!("refused: this `{NOTES_REF}` update {problem}"));
+                    refused = true;
+                }
+                add(repo.notes_in_commit(new)?)
+            }
         }
     }
     let notes: Vec<(String, String)> = merged
@@ -82,11 +92,13 @@ pub fn run(ctx: &Ctx, stdin: &[u8]) -> anyhow::Result<Outcome> {
         })
         .collect();
 
-    for l in lines
-        .iter()
-        .filter(|l| !l.ref_name.starts_with("refs/notes/"))
-    {
+    // Every other ref (branches, tags, other notes refs, custom refs) is
+    // judged like a branch: the commits it brings are scanned.
+    for l in lines.iter().filter(|l| l.ref_name != NOTES_REF) {
         let commits = match l.new {
+            Some(new) if l.ref_name.starts_with("refs/notes/") => {
+                repo.commits_beyond_all_refs(new)?
+            }
             Some(new) => repo.new_commits(new)?,
             None => Vec::new(),
         };

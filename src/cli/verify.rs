@@ -121,6 +121,8 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Outcome> {
         None => Vec::new(),
     };
     let all = repo.all_notes(&args.notes_ref)?;
+    // The trail is append-only: a record some notes commit had is still there.
+    let deleted = crate::audit::index::deleted_records(&repo, &args.notes_ref)?;
     let (shown, judgement, allow_notes) = judge_commits(
         &repo,
         &policy,
@@ -143,7 +145,8 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Outcome> {
         &judgement,
         &shown,
         &allow_notes,
-    );
+    )
+    .with_deleted(&deleted);
     match args.format {
         VerifyFormat::Human => human(&ctx.printer, &report),
         VerifyFormat::Json => ctx.printer.stdout(&report.to_json()),
@@ -151,7 +154,7 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Outcome> {
             .printer
             .stdout(&sarif(&policy, &shown, &judgement, &report)),
     }
-    Ok(if judgement.passed() {
+    Ok(if judgement.passed() && deleted.is_empty() {
         Outcome::Pass
     } else {
         Outcome::Blocked
@@ -320,8 +323,25 @@ fn sarif(policy: &Policy, shown: &[Shown], j: &Judgement, report: &Report<'_>) -
             log.result(res);
         }
     }
+    if !report.deleted_records.is_empty() {
+        log.rule(Rule::new(
+            DELETED_RECORD_RULE,
+            "A record line that an earlier commit of the notes history had is gone from its tip",
+            Level::Error,
+        ));
+    }
+    for d in &report.deleted_records {
+        let mut res = SarifResult::new(DELETED_RECORD_RULE, Level::Error, d.message.clone());
+        res.logical = Some(format!("commit {}", d.commit));
+        res.properties
+            .insert("commit".into(), serde_json::Value::String(d.commit.clone()));
+        log.result(res);
+    }
     log.to_json()
 }
+
+/// The SARIF rule id of a record deleted from the notes history.
+const DELETED_RECORD_RULE: &str = "tollgate/deleted-audit-record";
 
 /// The SARIF rule id of an invalid audit record.
 const INVALID_RECORD_RULE: &str = "tollgate/invalid-audit-record";
@@ -517,6 +537,8 @@ pub(super) struct Report<'a> {
     over_budget: &'a [String],
     allowed: Vec<AllowedOut<'a>>,
     allow_rules: &'a [String],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    deleted_records: Vec<DeletedOut>,
     summary: Summary,
 }
 
@@ -526,6 +548,18 @@ pub(super) struct Report<'a> {
 struct AnchorOut<'a> {
     commit: String,
     how: &'a str,
+}
+
+/// A record the notes history lost.
+#[derive(Serialize)]
+struct DeletedOut {
+    commit: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    constraint: Option<String>,
+    dropped_in: String,
+    message: String,
 }
 
 #[derive(Serialize)]
@@ -698,6 +732,7 @@ impl<'a> Report<'a> {
                 })
                 .collect(),
             allow_rules: allow_notes,
+            deleted_records: Vec::new(),
             summary: Summary {
                 blockers: j.blockers.len(),
                 covered: j.blockers.len() - j.uncovered(),
@@ -707,6 +742,24 @@ impl<'a> Report<'a> {
                 unattached_records: unattached,
             },
         }
+    }
+
+    /// Adds the records the notes history lost; any fails the report.
+    pub fn with_deleted(mut self, deleted: &[crate::audit::trail::DeletedRecord]) -> Report<'a> {
+        self.deleted_records = deleted
+            .iter()
+            .map(|d| DeletedOut {
+                commit: d.record.commit.clone(),
+                token_id: d.record.token_id.clone(),
+                constraint: d.record.constraint.clone(),
+                dropped_in: d.dropped_in.clone(),
+                message: d.to_string(),
+            })
+            .collect();
+        if !self.deleted_records.is_empty() {
+            self.result = "fail";
+        }
+        self
     }
 
     fn to_json(&self) -> String {
@@ -814,6 +867,9 @@ pub(super) fn human(p: &Printer, r: &Report<'_>) {
     }
     for b in r.over_budget {
         p.error(&format!("over budget: {b}"));
+    }
+    for d in &r.deleted_records {
+        p.error(&d.message);
     }
     let s = &r.summary;
     let line = format!(

@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 use git2::{Delta, DiffFindOptions, DiffOptions, ObjectType, Oid, Patch, Repository, Sort};
 
 pub use history::{DefaultBranch, PathHook};
-pub use notes::{tracking_ref, NotesPush, NOTES_REF};
+pub use notes::{
+    lines_missing, note_path_commit, tracking_ref, ChangedNote, ForeignEntry, LostLine, NotesDiff,
+    NotesPush, DEFAULT_PUSH_BUDGET, NOTES_REF, PUSH_BUDGET_ENV,
+};
 pub use push::{parse_push_lines, parse_receive_lines, PushLine, ReceiveLine};
 
 use crate::check::{AddedChunk, CommitTarget, ContentChange, RefUpdate};
@@ -47,6 +50,45 @@ pub enum GitError {
         /// What is wrong with it.
         why: String,
     },
+    /// The local notes lack lines the remote has: pushing would delete
+    /// records there, so tollgate does not push.
+    #[error("the local `refs/notes/tollgate` lacks {} record line(s) that `{remote}` has ({}); a removal is never pushed: run `tollgate notes fetch {remote}` to merge them back", removed.len(), removal_list(removed))]
+    NotesRemoval {
+        /// The remote.
+        remote: String,
+        /// `(annotated commit, line)` of each missing line.
+        removed: Vec<(String, String)>,
+    },
+    /// The remote refused the notes for a reason other than another writer.
+    #[error("`{remote}` refused `refs/notes/tollgate`: {why}")]
+    NotesRefused {
+        /// The remote.
+        remote: String,
+        /// What git and the remote said.
+        why: String,
+    },
+    /// Other writers kept winning until the time budget ran out.
+    #[error("`{remote}` kept moving `refs/notes/tollgate` for {secs} s ({attempts} attempts; last: {why}); the records are safe in the local `refs/notes/tollgate`: run `tollgate notes push {remote}` (or push again) to send them")]
+    NotesPushTimedOut {
+        /// The remote.
+        remote: String,
+        /// Push attempts made.
+        attempts: u32,
+        /// The budget, in seconds.
+        secs: u64,
+        /// The last rejection.
+        why: String,
+    },
+    /// A tollgate setting in git config or the environment is malformed.
+    #[error("bad value `{value}` for `{key}`: {why}")]
+    BadSetting {
+        /// The config key or environment variable.
+        key: String,
+        /// The value found (control characters escaped).
+        value: String,
+        /// What is expected.
+        why: String,
+    },
     /// The `git` command failed or could not run.
     #[error("`git {args}` failed: {why}")]
     Command {
@@ -55,6 +97,18 @@ pub enum GitError {
         /// Its stderr or the spawn error.
         why: String,
     },
+}
+
+/// The annotated commits of the removed lines in a [`GitError::NotesRemoval`].
+fn removal_list(removed: &[(String, String)]) -> String {
+    let mut commits: Vec<&str> = removed.iter().map(|(c, _)| &c[..c.len().min(12)]).collect();
+    commits.dedup();
+    let more = commits.len().saturating_sub(5);
+    let mut s = commits.into_iter().take(5).collect::<Vec<_>>().join(", ");
+    if more > 0 {
+        s.push_str(&format!(" and {more} more"));
+    }
+    format!("on {s}")
 }
 
 trait Context<T> {
@@ -456,6 +510,35 @@ impl Repo {
             .ctx(|| format!("cannot walk from {}", tip.id()))?;
         for c in self.ref_tips()? {
             walk.hide(c).ctx(|| "cannot walk history".into())?;
+        }
+        walk.collect::<Result<Vec<_>, _>>()
+            .ctx(|| "cannot walk history".into())
+    }
+
+    /// Commits reachable from `tip` and from no existing ref, notes refs
+    /// included, oldest first: what a push of a notes ref other than
+    /// tollgate's brings (a notes history built on the audit trail's does
+    /// not rescan it).
+    pub fn commits_beyond_all_refs(&self, tip: Oid) -> Result<Vec<Oid>, GitError> {
+        let Ok(tip) = self
+            .repo
+            .find_object(tip, None)
+            .and_then(|o| o.peel(ObjectType::Commit))
+        else {
+            return Ok(Vec::new());
+        };
+        let mut walk = self.walk()?;
+        walk.push(tip.id())
+            .ctx(|| format!("cannot walk from {}", tip.id()))?;
+        for r in self
+            .repo
+            .references()
+            .ctx(|| "cannot list refs".into())?
+            .flatten()
+        {
+            if let Ok(c) = r.peel_to_commit() {
+                walk.hide(c.id()).ctx(|| "cannot walk history".into())?;
+            }
         }
         walk.collect::<Result<Vec<_>, _>>()
             .ctx(|| "cannot walk history".into())
