@@ -71,10 +71,7 @@ impl Change {
         let added: Vec<AddedChunk<'_>> = self
             .chunks
             .iter()
-            .map(|(l, t)| AddedChunk {
-                first_line: *l,
-                text: t,
-            })
+            .map(|(l, t)| AddedChunk::lines(*l, t))
             .collect();
         let change = ContentChange {
             path: &self.path,

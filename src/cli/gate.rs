@@ -54,7 +54,9 @@ pub fn evaluate(repo: &Repo, engine: &Engine<'_>, event: &Event) -> anyhow::Resu
             if engine.needs_commit_target() {
                 engine.check_commit_target(&repo.commit_target()?, &mut out);
             }
-            repo.staged_changes(&mut |c| engine.check_content(c, &mut out))?;
+            repo.staged_changes(&|o, n| engine.rename_needs_rescan(o, n), &mut |c| {
+                engine.check_content(c, &mut out)
+            })?;
         }
         Event::Push { remote, lines } => {
             let plan = repo.push_plan(remote, lines)?;
@@ -81,7 +83,10 @@ pub fn scan_commits(
 ) -> anyhow::Result<()> {
     let mut seen = HashSet::new();
     for &c in commits {
-        repo.commit_changes(c, &mut seen, &mut |ch| engine.check_content(ch, out))?;
+        let rescan = |o: &[u8], n: &[u8]| engine.rename_needs_rescan(o, n);
+        repo.commit_changes(c, &mut seen, &rescan, &mut |ch| {
+            engine.check_content(ch, out)
+        })?;
     }
     Ok(())
 }
