@@ -184,9 +184,12 @@ fn open<'r>(repo: &Repository, odb: &'r git2::Odb<'r>, oid: Oid) -> std::io::Res
         return Ok(Stream::Odb(reader));
     }
     let git_dir: &Path = repo.path();
+    // git streams a packed blob only when it is larger than
+    // `core.bigFileThreshold`; below it, it reads the blob whole.
     let mut child = Command::new("git")
         .arg("--git-dir")
         .arg(git_dir)
+        .args(["-c", "core.bigFileThreshold=1m"])
         .args(["cat-file", "blob", &oid.to_string()])
         .current_dir(git_dir)
         .env("LC_MESSAGES", "C")
@@ -223,47 +226,44 @@ pub(super) fn stream(
 ) -> std::io::Result<()> {
     let odb = repo.odb().map_err(std::io::Error::other)?;
     let mut reader = open(repo, &odb, oid)?;
-    let mut buf: Vec<u8> = Vec::with_capacity(WINDOW + 2 * OVERLAP);
+    // One buffer for the whole blob, filled in place: `len` bytes of it
+    // hold data.
+    let mut buf = vec![0u8; WINDOW + 2 * OVERLAP];
+    let mut len = 0usize;
     let mut start = 0u64;
     let mut first = true;
     loop {
         let from = if first { 0 } else { OVERLAP };
         let want = from + WINDOW + OVERLAP;
-        while buf.len() < want {
-            let have = buf.len();
-            buf.resize(want, 0);
-            match reader.read(&mut buf[have..]) {
-                Ok(0) => {
-                    buf.truncate(have);
-                    break;
-                }
-                Ok(n) => buf.truncate(have + n),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(have),
+        while len < want {
+            match reader.read(&mut buf[len..want]) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        let end = start + buf.len() as u64;
-        let last = buf.len() < want || end >= size;
+        let end = start + len as u64;
+        let last = len < want || end >= size;
         if last && end != size {
             return Err(std::io::Error::other(format!(
                 "the blob stream ended at byte {end} of {size}"
             )));
         }
-        let to = if last { buf.len() } else { from + WINDOW };
+        let to = if last { len } else { from + WINDOW };
         f(Window {
-            bytes: &buf,
+            bytes: &buf[..len],
             start,
             report: from..to,
             last,
         });
         if last {
-            if first {
-                // Drain the stream so `git cat-file` exits cleanly.
-                let _ = std::io::copy(&mut reader, &mut std::io::sink());
-            }
             return Ok(());
         }
-        buf.drain(..to - OVERLAP);
+        // The last 2 × OVERLAP bytes are the next window's left context
+        // and the start of its own part.
+        buf.copy_within(to - OVERLAP..len, 0);
+        len -= to - OVERLAP;
         start += (to - OVERLAP) as u64;
         first = false;
     }
