@@ -87,7 +87,10 @@ fn a_nul_byte_does_not_hide_a_key() {
         [ascii_at as u64, le_at as u64 + 8, be_at as u64 + 8],
         "{f:?}"
     );
-    assert!(f.iter().all(|f| f["location"].get("line").is_none()), "{f:?}");
+    assert!(
+        f.iter().all(|f| f["location"].get("line").is_none()),
+        "{f:?}"
+    );
 }
 
 #[test]
@@ -224,7 +227,11 @@ fn a_hundred_mib_file_is_streamed_and_a_key_across_a_window_edge_is_found_once()
     for l in &lines {
         assert!(err.contains(&format!("`big.log:{l}`")), "line {l}: {err}");
     }
-    assert_eq!(err.matches("blocker `aws-access-key-id`").count(), 3, "{err}");
+    assert_eq!(
+        err.matches("blocker `aws-access-key-id`").count(),
+        3,
+        "{err}"
+    );
     assert!(!err.contains("tollgate-unscanned-large-file"), "{err}");
     assert!(mib < 64, "peak RSS {mib} MiB for a 100 MiB staged file");
     eprintln!("100 MiB staged text file: {secs:.2} s, peak {mib} MiB");
@@ -294,7 +301,8 @@ fn an_unreadable_blob_warns_or_blocks_as_the_policy_says() {
     perms.set_readonly(false);
     std::fs::set_permissions(&obj, perms).unwrap();
     let f = std::fs::OpenOptions::new().write(true).open(&obj).unwrap();
-    f.set_len(std::fs::metadata(&obj).unwrap().len() / 2).unwrap();
+    f.set_len(std::fs::metadata(&obj).unwrap().len() / 2)
+        .unwrap();
     drop(f);
 
     repo.tollgate(&["check", "--staged", "--yes"])

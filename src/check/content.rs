@@ -239,7 +239,10 @@ mod tests {
     fn utf16_decodes_with_and_without_mark() {
         let mut bom = vec![0xfe, 0xff];
         bom.extend(be("a\u{e9}\u{1f600}\n"));
-        assert_eq!(decode_utf16(&bom, true, true), "a\u{e9}\u{1f600}\n".as_bytes());
+        assert_eq!(
+            decode_utf16(&bom, true, true),
+            "a\u{e9}\u{1f600}\n".as_bytes()
+        );
         assert_eq!(decode_utf16(&le("x\ny"), false, false), b"x\ny");
         assert_eq!(utf16_newlines(&le("a\nb\n\u{a0a}"), false), 2);
         // A lone surrogate is replaced, not a reason to stop.

@@ -299,7 +299,11 @@ pub(super) fn stream_changes(
                 let (r0, r1) = (w.report.start, w.report.end);
                 let mut text = content::decode_utf16(&b[..r0], big_endian, false);
                 let lo = text.len();
-                text.extend(content::decode_utf16(&b[r0..r1], big_endian, bom && w.start == 0));
+                text.extend(content::decode_utf16(
+                    &b[r0..r1],
+                    big_endian,
+                    bom && w.start == 0,
+                ));
                 let hi = text.len();
                 text.extend(content::decode_utf16(&b[r1..], big_endian, false));
                 decoded = text;
