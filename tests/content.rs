@@ -71,6 +71,9 @@ fn a_nul_byte_does_not_hide_a_key() {
     bin.extend([1u8, 2, 3]);
     let be_at = bin.len();
     bin.extend(utf16be("key=AKIAZ7Q2LMNOPQRS3TUC"));
+    // (A UTF-16 run followed by a NUL reads both ways and is taken as
+    // little-endian; this one is followed by other bytes.)
+    bin.extend([1u8, 2, 3]);
     bin.extend([0u8; 64]);
     repo.write("tool.bin", &bin);
     repo.git(&["add", "tool.bin"]).success();

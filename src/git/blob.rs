@@ -2,10 +2,9 @@
 //! [`MAX_SCAN_BYTES`](crate::check::MAX_SCAN_BYTES), streamed in overlapping
 //! windows beyond it, decoded by [`crate::check::content`] either way.
 //!
-//! A large blob is read through libgit2's ODB stream when its backend can
-//! stream it (loose objects), else through `git cat-file blob`, which
-//! streams undeltified packed objects (git stores files over
-//! `core.bigFileThreshold` that way). Window `k` holds the bytes
+//! A large blob is read through `git cat-file blob`, which streams loose
+//! objects and undeltified packed ones (git stores files over
+//! `core.bigFileThreshold` that way) and fails cleanly on a corrupt one. Window `k` holds the bytes
 //! `[kW - O, (k+1)W + O)` and reports only matches that start in
 //! `[kW, (k+1)W)`: a secret up to `O` bytes long that straddles a window
 //! boundary is seen whole, with its left context, and reported once.
@@ -139,50 +138,42 @@ fn diff_lines(old: &[u8], new: &[u8]) -> Result<Vec<(u32, Cow<'static, [u8]>)>, 
     Ok(out.into_iter().map(|(l, t)| (l, Cow::Owned(t))).collect())
 }
 
-/// A blob's byte stream: libgit2's, or `git cat-file blob`'s stdout.
-enum Stream<'r> {
-    Odb(git2::OdbReader<'r>),
-    CatFile(Child, ChildStdout),
+/// A blob's byte stream: `git cat-file blob`'s stdout. (libgit2's ODB
+/// stream reads loose objects only, and spins without end on a truncated
+/// one; git streams loose and packed objects and fails cleanly.)
+struct Stream {
+    child: Child,
+    out: ChildStdout,
 }
 
-impl Read for Stream<'_> {
+impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Stream::Odb(r) => r.read(buf),
-            Stream::CatFile(child, out) => {
-                let n = out.read(buf)?;
-                if n == 0 && !buf.is_empty() {
-                    let status = child.wait()?;
-                    if !status.success() {
-                        let mut err = String::new();
-                        if let Some(e) = child.stderr.as_mut() {
-                            let _ = e.take(4096).read_to_string(&mut err);
-                        }
-                        return Err(std::io::Error::other(format!(
-                            "`git cat-file` failed: {}",
-                            err.trim()
-                        )));
-                    }
+        let n = self.out.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            let status = self.child.wait()?;
+            if !status.success() {
+                let mut err = String::new();
+                if let Some(e) = self.child.stderr.as_mut() {
+                    let _ = e.take(4096).read_to_string(&mut err);
                 }
-                Ok(n)
+                return Err(std::io::Error::other(format!(
+                    "`git cat-file` failed: {}",
+                    err.trim()
+                )));
             }
         }
+        Ok(n)
     }
 }
 
-impl Drop for Stream<'_> {
+impl Drop for Stream {
     fn drop(&mut self) {
-        if let Stream::CatFile(child, _) = self {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
-fn open<'r>(repo: &Repository, odb: &'r git2::Odb<'r>, oid: Oid) -> std::io::Result<Stream<'r>> {
-    if let Ok((reader, _, _)) = odb.reader(oid) {
-        return Ok(Stream::Odb(reader));
-    }
+fn open(repo: &Repository, oid: Oid) -> std::io::Result<Stream> {
     let git_dir: &Path = repo.path();
     // git streams a packed blob only when it is larger than
     // `core.bigFileThreshold`; below it, it reads the blob whole.
@@ -201,7 +192,7 @@ fn open<'r>(repo: &Repository, odb: &'r git2::Odb<'r>, oid: Oid) -> std::io::Res
         .stdout
         .take()
         .ok_or_else(|| std::io::Error::other("no stdout from `git cat-file`"))?;
-    Ok(Stream::CatFile(child, out))
+    Ok(Stream { child, out })
 }
 
 /// One window of a streamed blob.
@@ -224,8 +215,7 @@ pub(super) fn stream(
     size: u64,
     f: &mut dyn FnMut(Window<'_>),
 ) -> std::io::Result<()> {
-    let odb = repo.odb().map_err(std::io::Error::other)?;
-    let mut reader = open(repo, &odb, oid)?;
+    let mut reader = open(repo, oid)?;
     // One buffer for the whole blob, filled in place: `len` bytes of it
     // hold data.
     let mut buf = vec![0u8; WINDOW + 2 * OVERLAP];
