@@ -6,6 +6,7 @@
 //! The engine is pure: it reads no environment, clock, terminal or
 //! repository, and prints nothing.
 
+pub mod content;
 mod fingerprint;
 mod forbidden_path;
 mod force_push;
@@ -59,18 +60,20 @@ pub struct ContentChange<'a> {
     pub commit: Option<&'a str>,
     /// Whether the file is new at this path (added, copied or renamed here).
     pub new_path: bool,
-    /// Runs of added lines; empty for binary files.
+    /// Added text: runs of added lines, decoded UTF-16 lines, or the text
+    /// runs of binary content. A blob larger than [`MAX_SCAN_BYTES`] comes
+    /// as several changes, one per window of it.
     pub added: &'a [AddedChunk<'a>],
-    /// The blob is too large to read ([`MAX_SCAN_BYTES`]): its size and path
+    /// The blob could not be read (its stream failed): its size and path
     /// are judged, its content is not.
     pub unscanned: bool,
 }
 
-/// Blobs larger than this are judged by size and path only, so that memory
-/// stays bounded whatever is committed; each is reported as a warning.
+/// Blobs larger than this are not read into memory at once: they are
+/// streamed in overlapping windows.
 pub const MAX_SCAN_BYTES: u64 = 64 << 20;
 
-/// The id of the warning for a blob too large to scan.
+/// The id of the finding for a blob whose content could not be read.
 pub const UNSCANNED: &str = "tollgate-unscanned-large-file";
 
 /// One side of a [`PathChange`]: the blob id and, when small enough to
@@ -102,13 +105,40 @@ pub struct PathChange<'a> {
     pub new: Option<BlobSide<'a>>,
 }
 
-/// A run of consecutive added lines.
+/// Added text.
 #[derive(Debug, Clone)]
 pub struct AddedChunk<'a> {
-    /// 1-based line number of the first line in the new file.
+    /// 1-based line number of the first line in the new file (text only).
     pub first_line: u32,
-    /// The lines, each ending in `\n` except possibly the last.
+    /// The lines, each ending in `\n` except possibly the last; or one text
+    /// run of binary content, one byte per character.
     pub text: &'a [u8],
+    /// Set for a text run of binary content: where it is in the blob.
+    pub run: Option<RunAt>,
+    /// Only matches starting in this range of `text` are reported; the
+    /// others belong to a neighbouring window of a streamed blob.
+    pub report: std::ops::Range<usize>,
+}
+
+impl<'a> AddedChunk<'a> {
+    /// Lines of text starting at `first_line`, every match reported.
+    pub fn lines(first_line: u32, text: &'a [u8]) -> Self {
+        AddedChunk {
+            first_line,
+            text,
+            run: None,
+            report: 0..usize::MAX,
+        }
+    }
+}
+
+/// Where a text run of binary content is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunAt {
+    /// Byte offset in the blob of the run's first character.
+    pub offset: u64,
+    /// Bytes per character (1 ASCII, 2 UTF-16).
+    pub stride: u8,
 }
 
 /// One ref update of a push (or a range judged in CI).
@@ -166,6 +196,9 @@ pub struct Location {
     /// 1-based line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
+    /// Byte offset in the blob, for text found in binary content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
     /// Commit sha.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
@@ -179,9 +212,10 @@ impl std::fmt::Display for Location {
         let mut parts = Vec::new();
         if let Some(p) = &self.path {
             let p = escape_controls(p);
-            parts.push(match self.line {
-                Some(l) => format!("`{p}:{l}`"),
-                None => format!("`{p}`"),
+            parts.push(match (self.line, self.offset) {
+                (Some(l), _) => format!("`{p}:{l}`"),
+                (None, Some(o)) => format!("`{p}` (binary, byte {o})"),
+                (None, None) => format!("`{p}`"),
             });
         }
         if let Some(r) = &self.ref_name {
@@ -279,10 +313,25 @@ impl<'p> Engine<'p> {
             }
         }
         if change.unscanned {
-            out.push(unscanned(change));
+            out.push(unscanned(change, self.policy.unscanned));
         } else {
             self.secrets.evaluate(change, out);
         }
+    }
+
+    /// Whether content moved from `old` to `new` unchanged (a pure rename)
+    /// must be scanned again at its new path: when any secret constraint's
+    /// path filters, or any allow rule's paths, judge the two paths
+    /// differently. Otherwise the verdict at the new path is the verdict
+    /// the content already had.
+    pub fn rename_needs_rescan(&self, old: &[u8], new: &[u8]) -> bool {
+        let differs = |set: Option<&crate::policy::PathSet>| {
+            set.is_some_and(|s| s.matches(old) != s.matches(new))
+        };
+        self.policy.constraints.iter().any(|c| match &c.kind {
+            Kind::Secret(s) => differs(s.paths.as_ref()) || differs(s.exclude_paths.as_ref()),
+            _ => false,
+        }) || self.policy.allows.iter().any(|a| differs(Some(&a.paths)))
     }
 
     /// Checks one ref update: force pushes, protected branches.
@@ -389,11 +438,11 @@ pub(crate) fn finding(
 }
 
 /// The warning that a blob was too large to scan for secrets.
-fn unscanned(change: &ContentChange<'_>) -> Finding {
+fn unscanned(change: &ContentChange<'_>, severity: Severity) -> Finding {
     Finding {
         constraint: UNSCANNED.into(),
         kind: "unscanned".into(),
-        severity: Severity::Warn,
+        severity,
         override_mode: OverrideMode::Token,
         fingerprint: fingerprint(
             UNSCANNED,
@@ -410,9 +459,8 @@ fn unscanned(change: &ContentChange<'_>) -> Finding {
             ..Location::default()
         },
         evidence: format!(
-            "{} MiB: larger than {} MiB, so not scanned for secrets",
+            "{} MiB: its content could not be read, so it was not scanned for secrets",
             change.size >> 20,
-            MAX_SCAN_BYTES >> 20
         ),
     }
 }

@@ -40,10 +40,7 @@ fn recommended() -> Policy {
 /// The findings when `text` is added as a new file at `path`.
 fn scan(engine: &Engine<'_>, path: &str, text: &str) -> Vec<Finding> {
     let mut out = Findings::default();
-    let added = [AddedChunk {
-        first_line: 1,
-        text: text.as_bytes(),
-    }];
+    let added = [AddedChunk::lines(1, text.as_bytes())];
     engine.check_content(
         &ContentChange {
             path: path.as_bytes(),

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-use super::{display_path, finding, ContentChange, Findings, Location};
+use super::{display_path, finding, AddedChunk, ContentChange, Findings, Location};
 use crate::policy::{Constraint, Kind, Policy, SecretSpec};
 
 /// The secret constraints of a policy with their shared keyword prefilter.
@@ -127,7 +127,7 @@ impl<'p> Matcher<'p> {
                             .is_some_and(|p| p.matches(change.path))
                 });
                 if ok {
-                    scan(c, spec, change, chunk.first_line, chunk.text, out);
+                    scan(c, spec, change, chunk, out);
                 }
             }
         }
@@ -153,18 +153,18 @@ fn scan(
     c: &Constraint,
     spec: &SecretSpec,
     change: &ContentChange<'_>,
-    first_line: u32,
-    text: &[u8],
+    chunk: &AddedChunk<'_>,
     out: &mut Findings,
 ) {
-    let mut line = first_line;
+    let text = chunk.text;
+    let mut line = chunk.first_line;
     let mut counted_to = 0;
     for caps in spec.regex.captures_iter(text) {
         let Some(m) = caps.get(spec.secret_group).or_else(|| caps.get(0)) else {
             continue;
         };
         let secret = m.as_bytes();
-        if secret.is_empty() {
+        if secret.is_empty() || !chunk.report.contains(&m.start()) {
             continue;
         }
         if spec
@@ -176,15 +176,25 @@ fn scan(
         if spec.allow.iter().any(|a| a.is_match(secret)) {
             continue;
         }
-        line += count_newlines(&text[counted_to..m.start()]);
-        counted_to = m.start();
+        let (line, offset) = match chunk.run {
+            Some(run) => (
+                None,
+                Some(run.offset + m.start() as u64 * u64::from(run.stride)),
+            ),
+            None => {
+                line += count_newlines(&text[counted_to..m.start()]);
+                counted_to = m.start();
+                (Some(line), None)
+            }
+        };
         let digest = Sha256::digest(secret);
         out.push(finding(
             c,
             &[change.path, &digest],
             Location {
                 path: Some(display_path(change.path)),
-                line: Some(line),
+                line,
+                offset,
                 commit: change.commit.map(str::to_string),
                 ..Location::default()
             },
@@ -194,7 +204,7 @@ fn scan(
 }
 
 fn count_newlines(b: &[u8]) -> u32 {
-    b.iter().filter(|&&c| c == b'\n').count() as u32
+    super::content::newlines(b)
 }
 
 /// Shannon entropy in bits per byte.

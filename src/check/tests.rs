@@ -71,10 +71,7 @@ impl Change {
         let added: Vec<AddedChunk<'_>> = self
             .chunks
             .iter()
-            .map(|(l, t)| AddedChunk {
-                first_line: *l,
-                text: t,
-            })
+            .map(|(l, t)| AddedChunk::lines(*l, t))
             .collect();
         let change = ContentChange {
             path: &self.path,
@@ -183,6 +180,7 @@ fn secret_finding_has_path_commit_kind_and_severity() {
             line: Some(1),
             commit: Some("abc123".into()),
             ref_name: None,
+            offset: None,
         }
     );
     assert_eq!(f.location.to_string(), "`src/a.rs:1` commit abc123");

@@ -66,7 +66,9 @@ pub fn evaluate(repo: &Repo, engine: &Engine<'_>, event: &Event) -> anyhow::Resu
             if engine.needs_commit_target() {
                 engine.check_commit_target(&repo.commit_target()?, &mut out);
             }
-            repo.staged_changes(&mut |c| engine.check_content(c, &mut out))?;
+            repo.staged_changes(&|o, n| engine.rename_needs_rescan(o, n), &mut |c| {
+                engine.check_content(c, &mut out)
+            })?;
         }
         Event::Push { remote, lines } => {
             let plan = repo.push_plan(remote, lines)?;
@@ -99,9 +101,11 @@ pub fn scan_commits(
             guarded: &|p| engine.guards_path(p),
             f: &mut |ch| engine.check_path_change(ch, &mut policy_changes),
         };
+        let rescan = |o: &[u8], n: &[u8]| engine.rename_needs_rescan(o, n);
         repo.commit_changes_guarded(
             c,
             &mut seen,
+            &rescan,
             &mut |ch| engine.check_content(ch, out),
             Some(&mut hook),
         )?;

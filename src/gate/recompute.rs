@@ -215,7 +215,12 @@ pub fn recompute(
                 subject(c).unwrap_or_default()
             ));
             let mut seen = std::collections::HashSet::new();
-            repo.commit_changes(oid, &mut seen, &mut |ch| engine.check_content(ch, &mut out))?;
+            repo.commit_changes(
+                oid,
+                &mut seen,
+                &|o, n| engine.rename_needs_rescan(o, n),
+                &mut |ch| engine.check_content(ch, &mut out),
+            )?;
             location.commit = Some(c.to_string());
             rerun = true;
         } else {

@@ -6,6 +6,7 @@
 //!
 //! This layer builds events for the engine; it decides nothing.
 
+mod blob;
 mod history;
 mod notes;
 mod push;
@@ -13,7 +14,7 @@ mod push;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use git2::{Delta, DiffFindOptions, DiffOptions, ObjectType, Oid, Patch, Repository, Sort};
+use git2::{Delta, DiffFindOptions, DiffOptions, ObjectType, Oid, Repository, Sort};
 
 pub use history::{DefaultBranch, PathHook};
 pub use notes::{
@@ -22,7 +23,9 @@ pub use notes::{
 };
 pub use push::{parse_push_lines, parse_receive_lines, PushLine, ReceiveLine};
 
-use crate::check::{AddedChunk, CommitTarget, ContentChange, RefUpdate};
+use crate::check::{CommitTarget, ContentChange, RefUpdate};
+
+pub use blob::{OVERLAP, WINDOW};
 
 /// What went wrong talking to git.
 #[derive(Debug, thiserror::Error)]
@@ -283,7 +286,13 @@ impl Repo {
 
     /// Feeds every staged change (the index against `HEAD`, or against the
     /// empty tree before the first commit) to `f`.
-    pub fn staged_changes(&self, f: &mut dyn FnMut(&ContentChange<'_>)) -> Result<(), GitError> {
+    /// `rescan(old, new)` says whether a pure rename from `old` to `new`
+    /// must be read again ([`crate::check::Engine::rename_needs_rescan`]).
+    pub fn staged_changes(
+        &self,
+        rescan: &dyn Fn(&[u8], &[u8]) -> bool,
+        f: &mut dyn FnMut(&ContentChange<'_>),
+    ) -> Result<(), GitError> {
         let head_tree = match self.head_commit()? {
             Some(c) => Some(c.tree().ctx(|| "cannot read HEAD's tree".into())?),
             None => None,
@@ -293,7 +302,7 @@ impl Repo {
             .repo
             .diff_tree_to_index(head_tree.as_ref(), Some(&index), Some(&mut diff_options()))
             .ctx(|| "cannot diff the index against HEAD".into())?;
-        self.feed_diff(diff, None, &mut Seen::new(), f, None)
+        self.feed_diff(diff, None, &mut Seen::new(), rescan, f, None)
     }
 
     /// Feeds the changes from `parent`'s tree (the empty tree for `None`)
@@ -322,7 +331,7 @@ impl Repo {
             .repo
             .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut diff_options()))
             .ctx(|| "cannot diff the trees".into())?;
-        self.feed_diff(diff, None, &mut Seen::new(), f, None)
+        self.feed_diff(diff, None, &mut Seen::new(), &|_, _| true, f, None)
     }
 
     /// Whether an object exists here.
@@ -337,14 +346,16 @@ impl Repo {
         s.lines().next().map(str::to_owned)
     }
 
-    /// Feeds the changes of one commit against its first parent to `f`.
+    /// Feeds the changes of one commit against its first parent to `f`
+    /// (`rescan` as for [`Repo::staged_changes`]).
     pub fn commit_changes(
         &self,
         commit: Oid,
         seen: &mut HashSet<(Vec<u8>, Oid)>,
+        rescan: &dyn Fn(&[u8], &[u8]) -> bool,
         f: &mut dyn FnMut(&ContentChange<'_>),
     ) -> Result<(), GitError> {
-        self.commit_changes_guarded(commit, seen, f, None)
+        self.commit_changes_guarded(commit, seen, rescan, f, None)
     }
 
     /// [`Repo::commit_changes`], and from the same diff every added,
@@ -354,6 +365,7 @@ impl Repo {
         &self,
         commit: Oid,
         seen: &mut HashSet<(Vec<u8>, Oid)>,
+        rescan: &dyn Fn(&[u8], &[u8]) -> bool,
         f: &mut dyn FnMut(&ContentChange<'_>),
         paths: Option<&mut PathHook<'_>>,
     ) -> Result<(), GitError> {
@@ -377,7 +389,7 @@ impl Repo {
             .ctx(|| format!("cannot diff commit {commit}"))?;
         let id = commit.to_string();
         let paths = paths.map(|h| (h, c.parent_count() == 0));
-        self.feed_diff(diff, Some(&id), seen, f, paths)
+        self.feed_diff(diff, Some(&id), seen, rescan, f, paths)
     }
 
     fn feed_diff(
@@ -385,10 +397,12 @@ impl Repo {
         mut diff: git2::Diff<'_>,
         commit: Option<&str>,
         seen: &mut Seen,
+        rescan: &dyn Fn(&[u8], &[u8]) -> bool,
         f: &mut dyn FnMut(&ContentChange<'_>),
         mut paths: Option<(&mut PathHook<'_>, bool)>,
     ) -> Result<(), GitError> {
-        // Exact renames only: a pure rename carries no new content to scan,
+        // Exact renames only: a pure rename carries no new content (it is
+        // read again only when its verdict could differ at the new path),
         // and exact detection costs no content comparison.
         diff.find_similar(Some(
             DiffFindOptions::new().renames(true).exact_match_only(true),
@@ -416,23 +430,46 @@ impl Repo {
             if !seen.insert((path.to_vec(), new.id())) {
                 continue;
             }
-            let (size, _) = self
-                .repo
-                .odb()
-                .and_then(|o| o.read_header(new.id()))
-                .ctx(|| format!("cannot read the size of blob {}", new.id()))?;
-            let pure_rename = status == Delta::Renamed && delta.old_file().id() == new.id();
-            if size as u64 > crate::check::MAX_SCAN_BYTES {
-                f(&ContentChange {
-                    path,
-                    blob: &new.id().to_string(),
-                    size: size as u64,
-                    commit,
-                    new_path: matches!(status, Delta::Added | Delta::Renamed | Delta::Copied),
-                    added: &[],
-                    // A pure rename brings no new content to scan.
-                    unscanned: !pure_rename,
-                });
+            let size = self.blob_size(new.id())?;
+            let old_id = delta.old_file().id();
+            let pure_rename = status == Delta::Renamed && old_id == new.id();
+            let base = ContentChange {
+                path,
+                blob: &new.id().to_string(),
+                size,
+                commit,
+                new_path: matches!(status, Delta::Added | Delta::Renamed | Delta::Copied),
+                added: &[],
+                unscanned: false,
+            };
+            // A pure rename brings no new content, but the verdict on that
+            // content may differ at the new path (an allow rule or a path
+            // filter that covered the old path only): then it is read again.
+            let old_path = delta.old_file().path_bytes().unwrap_or_default();
+            if pure_rename && !rescan(old_path, path) {
+                f(&base);
+                continue;
+            }
+            // Compared against the old version only when there is one to
+            // compare with and both fit in memory.
+            let old = (!pure_rename && !old_id.is_zero() && status != Delta::Added)
+                .then_some(old_id)
+                .filter(|_| size <= crate::check::MAX_SCAN_BYTES);
+            let old = match old {
+                Some(o) if self.blob_size(o)? <= crate::check::MAX_SCAN_BYTES => Some(
+                    self.repo
+                        .find_blob(o)
+                        .ctx(|| format!("cannot read blob {o}"))?,
+                ),
+                _ => None,
+            };
+            if size > crate::check::MAX_SCAN_BYTES {
+                if blob::stream_changes(&self.repo, &base, new.id(), f).is_err() {
+                    f(&ContentChange {
+                        unscanned: true,
+                        ..base.clone()
+                    });
+                }
                 continue;
             }
             let blob = self.repo.find_blob(new.id()).ctx(|| {
@@ -442,45 +479,22 @@ impl Repo {
                     String::from_utf8_lossy(path)
                 )
             })?;
-            let blob_id = new.id().to_string();
-            let new_path = matches!(status, Delta::Added | Delta::Renamed | Delta::Copied);
-            let binary = blob.is_binary();
-            let old_id = delta.old_file().id();
-            let mut chunks: Vec<(u32, Vec<u8>)> = Vec::new();
-            let whole;
-            let added: Vec<AddedChunk<'_>> = if binary || pure_rename {
-                Vec::new()
-            } else if old_id.is_zero() || status == Delta::Added {
-                whole = blob.content();
-                vec![AddedChunk {
-                    first_line: 1,
-                    text: whole,
-                }]
-            } else {
-                let old = self
-                    .repo
-                    .find_blob(old_id)
-                    .ctx(|| format!("cannot read blob {old_id}"))?;
-                added_lines(&old, &blob, &mut chunks)?;
-                chunks
-                    .iter()
-                    .map(|(l, t)| AddedChunk {
-                        first_line: *l,
-                        text: t,
-                    })
-                    .collect()
-            };
+            let added = blob::added(blob.content(), old.as_ref().map(|o| o.content()))?;
             f(&ContentChange {
-                path,
-                blob: &blob_id,
-                size: blob.size() as u64,
-                commit,
-                new_path,
-                added: &added,
-                unscanned: false,
+                added: &added.chunks(),
+                ..base.clone()
             });
         }
         Ok(())
+    }
+
+    fn blob_size(&self, id: Oid) -> Result<u64, GitError> {
+        let (size, _) = self
+            .repo
+            .odb()
+            .and_then(|o| o.read_header(id))
+            .ctx(|| format!("cannot read the size of blob {id}"))?;
+        Ok(size as u64)
     }
 
     /// Commits in `base..head` (or all of `head`'s history when `base` is
@@ -616,44 +630,6 @@ fn diff_options() -> DiffOptions {
         .include_typechange(true)
         .skip_binary_check(true);
     o
-}
-
-/// Collects the runs of added lines of `new` against `old`.
-fn added_lines(
-    old: &git2::Blob<'_>,
-    new: &git2::Blob<'_>,
-    out: &mut Vec<(u32, Vec<u8>)>,
-) -> Result<(), GitError> {
-    let mut opts = DiffOptions::new();
-    opts.context_lines(0);
-    let patch = Patch::from_blobs(old, None, new, None, Some(&mut opts))
-        .ctx(|| "cannot diff blobs".into())?;
-    for h in 0..patch.num_hunks() {
-        let n = patch
-            .num_lines_in_hunk(h)
-            .ctx(|| "cannot read a diff hunk".into())?;
-        let mut last: Option<u32> = None;
-        for l in 0..n {
-            let line = patch
-                .line_in_hunk(h, l)
-                .ctx(|| "cannot read a diff line".into())?;
-            if line.origin() != '+' {
-                last = None;
-                continue;
-            }
-            let Some(no) = line.new_lineno() else {
-                continue;
-            };
-            match (last, out.last_mut()) {
-                (Some(prev), Some((_, text))) if prev + 1 == no => {
-                    text.extend_from_slice(line.content())
-                }
-                _ => out.push((no, line.content().to_vec())),
-            }
-            last = Some(no);
-        }
-    }
-    Ok(())
 }
 
 /// Runs `git` in `dir` with C messages and stdin closed; returns stdout.

@@ -59,6 +59,9 @@ pub struct Policy {
     pub constraints: Vec<Constraint>,
     /// `[settings]`.
     pub warnings: WarningMode,
+    /// `[settings] unscanned`: how a blob whose content could not be read
+    /// is judged (a warning unless the policy says `block`).
+    pub unscanned: Severity,
     /// `[overrides] max-ttl`.
     pub max_ttl: Option<Duration>,
     /// `[overrides] reasons`: when non-empty, `--code` must be one of them.
@@ -271,6 +274,9 @@ impl Loader {
             if s.warnings.is_some() {
                 self.settings.warnings = s.warnings;
             }
+            if s.unscanned.is_some() {
+                self.settings.unscanned = s.unscanned;
+            }
         }
         if let Some(o) = parsed.overrides {
             if o.max_ttl.is_some() {
@@ -352,6 +358,7 @@ impl Loader {
         Ok(Policy {
             constraints: self.constraints,
             warnings: self.settings.warnings.unwrap_or_default(),
+            unscanned: self.settings.unscanned.unwrap_or(Severity::Warn),
             max_ttl,
             reasons: self
                 .overrides

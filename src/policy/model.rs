@@ -204,6 +204,9 @@ raw_constraint!(
 pub struct RawSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warnings: Option<WarningMode>,
+    /// Severity of a blob whose content could not be read (`warn`, `block`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unscanned: Option<Severity>,
 }
 
 /// What happens when only warnings remain.

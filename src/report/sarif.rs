@@ -115,6 +115,8 @@ pub struct SarifResult {
     pub path: Option<String>,
     /// 1-based line.
     pub line: Option<u32>,
+    /// Byte offset, for text found in binary content.
+    pub offset: Option<u64>,
     /// A logical place when there is no path (a ref such as `refs/heads/main`).
     pub logical: Option<String>,
     /// The finding's fingerprint (`partialFingerprints`).
@@ -134,6 +136,7 @@ impl SarifResult {
             message: message.into(),
             path: None,
             line: None,
+            offset: None,
             logical: None,
             fingerprint: None,
             suppression: None,
@@ -161,6 +164,7 @@ impl SarifResult {
         );
         r.path = f.location.path.clone();
         r.line = f.location.line;
+        r.offset = f.location.offset;
         r.logical = f.location.ref_name.clone();
         r.fingerprint = Some(f.fingerprint.clone());
         r.suppression = suppressed.map(|justification| Suppression { justification });
@@ -316,6 +320,8 @@ fn result_json(r: &SarifResult, rule_index: Option<usize>) -> Value {
         });
         if let Some(line) = r.line.filter(|l| *l > 0) {
             physical["region"] = json!({ "startLine": line });
+        } else if let Some(offset) = r.offset {
+            physical["region"] = json!({ "byteOffset": offset });
         }
         location.insert("physicalLocation".into(), physical);
     }
