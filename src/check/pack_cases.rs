@@ -216,3 +216,72 @@ fn every_builtin_rule_names_a_service_and_a_confidence() {
     services.dedup();
     assert!(services.len() >= 50, "{} distinct services", services.len());
 }
+
+/// A GitHub token with a valid CRC32 tail for `payload`.
+fn github_token(payload: &str) -> String {
+    format!(
+        "ghp_{payload}{}",
+        crate::detect::checksum::base62(crc32fast::hash(payload.as_bytes()), 6)
+    )
+}
+
+#[test]
+fn a_verified_checksum_blocks_and_a_failed_one_only_warns() {
+    let p = recommended();
+    let engine = Engine::new(&p);
+    let good = github_token("Kq3Zt8WmR2xVb7Lp4Yc9Nd6Hf1Js5G");
+    let f: Vec<Finding> = scan(&engine, "ci.sh", &format!("GITHUB_TOKEN={good}\n"))
+        .into_iter()
+        .filter(|f| f.constraint == "github-token")
+        .collect();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].severity, crate::policy::Severity::Block);
+    assert!(f[0].evidence.ends_with("(checksum: verified)"), "{}", f[0].evidence);
+    // The same shape with one character changed: the tail no longer verifies.
+    let bad = good.replacen('K', "k", 1);
+    let f: Vec<Finding> = scan(&engine, "ci.sh", &format!("GITHUB_TOKEN={bad}\n"))
+        .into_iter()
+        .filter(|f| f.constraint == "github-token")
+        .collect();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].severity, crate::policy::Severity::Warn);
+    assert!(f[0].evidence.contains("checksum: failed"), "{}", f[0].evidence);
+}
+
+#[test]
+fn documented_example_values_are_never_reported() {
+    let p = recommended();
+    let engine = Engine::new(&p);
+    for text in [
+        "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n",
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+        "AccountKey=C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==\n",
+    ] {
+        let f = found(&engine, "docs/setup.md", text);
+        assert!(f.is_empty(), "{text}: {f:?}");
+    }
+}
+
+#[test]
+fn a_firebase_web_config_key_warns_and_the_same_key_elsewhere_blocks() {
+    let p = recommended();
+    let engine = Engine::new(&p);
+    let key = "AIzaSyD3kQ8pZ1xW7vN5mB2cR9tY4uJ6hL0gF3e";
+    let config = format!(
+        "const firebaseConfig = {{\n  apiKey: \"{key}\",\n  authDomain: \"acme-prod.firebaseapp.com\",\n  projectId: \"acme-prod\",\n  appId: \"1:1234:web:abcd\"\n}};\n"
+    );
+    let f: Vec<Finding> = scan(&engine, "web/src/firebase.js", &config)
+        .into_iter()
+        .filter(|f| f.constraint == "google-api-key")
+        .collect();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].severity, crate::policy::Severity::Warn);
+    assert!(f[0].evidence.contains("Firebase web config"), "{}", f[0].evidence);
+    let server = format!("GOOGLE_MAPS_API_KEY={key}\n");
+    let f: Vec<Finding> = scan(&engine, "deploy/prod.env", &server)
+        .into_iter()
+        .filter(|f| f.constraint == "google-api-key")
+        .collect();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].severity, crate::policy::Severity::Block);
+}
