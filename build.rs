@@ -29,14 +29,19 @@ fn table(name: &str, files: &[PathBuf]) -> String {
     let mut out = format!("pub const {name}: &[(&str, &str)] = &[\n");
     for f in files {
         let file = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        let _ = writeln!(out, "    ({file:?}, include_str!({:?})),", f.display().to_string());
+        let _ = writeln!(
+            out,
+            "    ({file:?}, include_str!({:?})),",
+            f.display().to_string()
+        );
     }
     out.push_str("];\n");
     out
 }
 
 fn main() {
-    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let families = toml_files(&root.join("policies/secrets"));
     let cases = toml_files(&root.join("tests/fixtures/secret-cases"));

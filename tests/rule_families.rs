@@ -31,9 +31,15 @@ fn policy_show_rules_lists_every_rule_and_counts_services() {
     let human = repo.tollgate(&["policy", "show", "--rules"]);
     human.success();
     let out = human.out();
-    assert!(out.contains("github-token") && out.contains("GitHub"), "{out}");
     assert!(
-        out.contains(&format!("{} secret rules, {services} distinct services", rules.len())),
+        out.contains("github-token") && out.contains("GitHub"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "{} secret rules, {services} distinct services",
+            rules.len()
+        )),
         "{out}"
     );
 }
@@ -81,7 +87,10 @@ fn the_hook_blocks_a_verified_github_token_and_warns_on_a_broken_checksum() {
         .unwrap_or_else(|| panic!("no github-token finding: {run}"));
     assert_eq!(f["severity"], "warn", "{f}");
     assert!(
-        f["evidence"].as_str().unwrap_or_default().contains("checksum: failed"),
+        f["evidence"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("checksum: failed"),
         "{f}"
     );
 }

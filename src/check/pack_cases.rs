@@ -191,10 +191,17 @@ fn high_confidence_positives_block_and_medium_ones_warn() {
                 .iter()
                 .any(|f| f.evidence.contains("(checksum: verified)"))
         {
-            wrong.push(format!("{}: checksum not verified on its positive", c.constraint));
+            wrong.push(format!(
+                "{}: checksum not verified on its positive",
+                c.constraint
+            ));
         }
     }
-    assert!(wrong.is_empty(), "positives at the wrong severity:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "positives at the wrong severity:\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]
@@ -202,13 +209,25 @@ fn every_builtin_rule_names_a_service_and_a_confidence() {
     let p = recommended();
     let mut services: Vec<&str> = Vec::new();
     for c in &p.constraints {
-        let Kind::Secret(spec) = &c.kind else { continue };
-        let conf = spec.confidence.unwrap_or_else(|| panic!("{}: no confidence", c.id));
+        let Kind::Secret(spec) = &c.kind else {
+            continue;
+        };
+        let conf = spec
+            .confidence
+            .unwrap_or_else(|| panic!("{}: no confidence", c.id));
         assert_eq!(conf.builtin_severity(), c.severity, "{}", c.id);
-        let service = spec.service.as_deref().unwrap_or_else(|| panic!("{}: no service", c.id));
+        let service = spec
+            .service
+            .as_deref()
+            .unwrap_or_else(|| panic!("{}: no service", c.id));
         assert!(!service.is_empty(), "{}", c.id);
         for k in &spec.keywords {
-            assert_eq!(k, &k.to_ascii_lowercase(), "{}: keyword `{k}` is not lower-case", c.id);
+            assert_eq!(
+                k,
+                &k.to_ascii_lowercase(),
+                "{}: keyword `{k}` is not lower-case",
+                c.id
+            );
         }
         services.push(service);
     }
@@ -236,7 +255,11 @@ fn a_verified_checksum_blocks_and_a_failed_one_only_warns() {
         .collect();
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].severity, crate::policy::Severity::Block);
-    assert!(f[0].evidence.ends_with("(checksum: verified)"), "{}", f[0].evidence);
+    assert!(
+        f[0].evidence.ends_with("(checksum: verified)"),
+        "{}",
+        f[0].evidence
+    );
     // The same shape with one character changed: the tail no longer verifies.
     let bad = good.replacen('K', "k", 1);
     let f: Vec<Finding> = scan(&engine, "ci.sh", &format!("GITHUB_TOKEN={bad}\n"))
@@ -245,7 +268,11 @@ fn a_verified_checksum_blocks_and_a_failed_one_only_warns() {
         .collect();
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].severity, crate::policy::Severity::Warn);
-    assert!(f[0].evidence.contains("checksum: failed"), "{}", f[0].evidence);
+    assert!(
+        f[0].evidence.contains("checksum: failed"),
+        "{}",
+        f[0].evidence
+    );
 }
 
 #[test]
@@ -276,7 +303,11 @@ fn a_firebase_web_config_key_warns_and_the_same_key_elsewhere_blocks() {
         .collect();
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].severity, crate::policy::Severity::Warn);
-    assert!(f[0].evidence.contains("Firebase web config"), "{}", f[0].evidence);
+    assert!(
+        f[0].evidence.contains("Firebase web config"),
+        "{}",
+        f[0].evidence
+    );
     let server = format!("GOOGLE_MAPS_API_KEY={key}\n");
     let f: Vec<Finding> = scan(&engine, "deploy/prod.env", &server)
         .into_iter()

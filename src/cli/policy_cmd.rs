@@ -48,7 +48,10 @@ pub fn run(ctx: &Ctx, cmd: PolicyCommand) -> anyhow::Result<Outcome> {
             ));
         }
         PolicyCommand::Show { rules: false, .. } => ctx.printer.stdout(&policy.to_toml()),
-        PolicyCommand::Show { rules: true, format } => {
+        PolicyCommand::Show {
+            rules: true,
+            format,
+        } => {
             let list = policy.rule_list();
             match format {
                 RulesFormat::Human => ctx.printer.stdout(&list.to_text()),

@@ -142,7 +142,10 @@ mod tests {
 
     /// A token with a correct CRC32 tail for `payload`.
     fn with_tail(prefix: &str, payload: &str) -> String {
-        format!("{prefix}{payload}{}", base62(crc32fast::hash(payload.as_bytes()), 6))
+        format!(
+            "{prefix}{payload}{}",
+            base62(crc32fast::hash(payload.as_bytes()), 6)
+        )
     }
 
     #[test]

@@ -118,9 +118,7 @@ impl KnownPublic {
     /// it can only report more, never less.
     pub fn builtin() -> &'static KnownPublic {
         static LIST: OnceLock<KnownPublic> = OnceLock::new();
-        LIST.get_or_init(|| {
-            KnownPublic::parse(crate::policy::KNOWN_PUBLIC).unwrap_or_default()
-        })
+        LIST.get_or_init(|| KnownPublic::parse(crate::policy::KNOWN_PUBLIC).unwrap_or_default())
     }
 
     /// Whether `secret` (or the whole match) is a documented public value.
@@ -142,7 +140,9 @@ impl KnownPublic {
     /// Whether any context could apply to rule `id` (cheap, checked before
     /// the text around a match is looked at).
     pub fn has_context(&self, id: &str) -> bool {
-        self.contexts.iter().any(|c| c.rules.iter().any(|r| r == id))
+        self.contexts
+            .iter()
+            .any(|c| c.rules.iter().any(|r| r == id))
     }
 
     /// The context of rule `id` whose words occur in `text` within its
@@ -199,7 +199,8 @@ mod tests {
 
     #[test]
     fn the_builtin_list_parses_and_holds_the_documented_examples() {
-        let list = KnownPublic::parse(crate::policy::KNOWN_PUBLIC).expect("known-public.toml parses");
+        let list =
+            KnownPublic::parse(crate::policy::KNOWN_PUBLIC).expect("known-public.toml parses");
         assert!(list.len() >= 10, "{} values", list.len());
         assert!(list.is_public_value(b"AKIAIOSFODNN7EXAMPLE", b""));
         assert!(!list.is_public_value(b"AKIAIOSFODNN7EXAMPLF", b""));
@@ -233,7 +234,10 @@ source = "s"
 
     #[test]
     fn bad_entries_are_refused() {
-        assert!(KnownPublic::parse("[[value]]\nservice = \"x\"\nvalue = \"short\"\nsource = \"s\"\n").is_err());
+        assert!(KnownPublic::parse(
+            "[[value]]\nservice = \"x\"\nvalue = \"short\"\nsource = \"s\"\n"
+        )
+        .is_err());
         assert!(KnownPublic::parse("[[nope]]\n").is_err());
     }
 }

@@ -31,8 +31,8 @@ pub use model::{BranchOp, Confidence, OverrideMode, Severity, WarningMode};
 pub use packs::SECRET_CASES;
 pub use packs::{builtin_pack, builtin_parts, BUILTIN_PACKS, KNOWN_PUBLIC, SECRET_FAMILIES};
 pub use pattern::Pattern;
-pub use rules::{RuleInfo, RuleList};
 use pattern::PatternError;
+pub use rules::{RuleInfo, RuleList};
 
 /// The longest any override token may live, whatever the policy says.
 pub const MAX_TTL: Duration = Duration::from_secs(24 * 60 * 60);
@@ -260,7 +260,9 @@ impl Loader {
                 || p.settings.is_some()
                 || p.overrides.is_some()
                 || !p.allows.is_empty()
-                || p.constraints.iter().any(|c| !matches!(c.kind, Kind::Secret(_)))
+                || p.constraints
+                    .iter()
+                    .any(|c| !matches!(c.kind, Kind::Secret(_)))
             {
                 self.diags.push(Diagnostic {
                     file: part.name.clone(),
@@ -657,7 +659,7 @@ fn compile(
             })
         }
         RawConstraint::Secret(c) => {
-            compile_secret(c, &id, severity, trusted, &mut fail).map(|s| Kind::Secret(Box::new(s)))
+            compile_secret(c, &id, severity, trusted, &mut fail).map(|s| Kind::Secret(s.into()))
         }
         RawConstraint::MaxFileSize(c) => {
             if *c.bytes.get_ref() == 0 {

@@ -10,9 +10,9 @@ mod families {
     include!(concat!(env!("OUT_DIR"), "/builtin_families.rs"));
 }
 
-pub use families::SECRET_FAMILIES;
 #[cfg(test)]
 pub use families::SECRET_CASES;
+pub use families::SECRET_FAMILIES;
 
 /// Every builtin pack: name and TOML text (the pack's main file).
 pub const BUILTIN_PACKS: &[(&str, &str)] = &[

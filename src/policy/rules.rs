@@ -82,7 +82,13 @@ impl Policy {
 impl RuleList {
     /// The table for people: one rule a line, then the counts.
     pub fn to_text(&self) -> String {
-        let w_id = self.rules.iter().map(|r| r.id.len()).max().unwrap_or(2).max(2);
+        let w_id = self
+            .rules
+            .iter()
+            .map(|r| r.id.len())
+            .max()
+            .unwrap_or(2)
+            .max(2);
         let w_svc = self
             .rules
             .iter()

@@ -984,7 +984,10 @@ fn builtin_rules_must_pair_confidence_with_severity() {
     let mut diags = Vec::new();
     let mut fail = |span: Range<usize>, message: String| diags.push((span, message));
     let spec = compile_secret(&raw, &raw.id, raw.severity, true, &mut fail);
-    assert!(spec.is_some(), "the spec itself compiles; the caller drops it");
+    assert!(
+        spec.is_some(),
+        "the spec itself compiles; the caller drops it"
+    );
     assert_eq!(diags.len(), 1, "{diags:?}");
     assert_eq!(
         diags[0].1,
@@ -992,8 +995,7 @@ fn builtin_rules_must_pair_confidence_with_severity() {
     );
     assert_eq!(&text[diags[0].0.clone()], "\"medium\"");
     // Without confidence and service, both are asked for.
-    let raw: model::RawSecret =
-        toml::from_str("id = \"s\"\nregex = 'x'\n").expect("deserializes");
+    let raw: model::RawSecret = toml::from_str("id = \"s\"\nregex = 'x'\n").expect("deserializes");
     let mut diags = Vec::new();
     let mut fail = |span: Range<usize>, message: String| diags.push((span, message));
     compile_secret(&raw, &raw.id, raw.severity, true, &mut fail);
