@@ -222,12 +222,12 @@ source = "s"
         )
         .expect("parses");
         let text = b"a\nauthDomain: x\nKEY\nprojectId: y\nb\n";
-        let at = 17..20;
+        let at = 16..19;
         assert_eq!(&text[at.clone()], b"KEY");
         assert!(list.context_for("r", text, at.clone()).is_some());
         assert!(list.context_for("other", text, at).is_none());
         let far = b"authDomain\n1\n2\n3\n4\nKEY\nprojectId\n";
-        let at = 20..23;
+        let at = 19..22;
         assert_eq!(&far[at.clone()], b"KEY");
         assert!(list.context_for("r", far, at).is_none());
     }
