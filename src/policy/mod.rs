@@ -506,6 +506,8 @@ fn de<T: serde::de::DeserializeOwned>(
 }
 
 /// The raw entry of any kind.
+// One per constraint, kept for `to_toml`: their size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum RawConstraint {
     ForcePush(RawForcePush),
