@@ -10,6 +10,7 @@ pub mod audit;
 pub mod check;
 pub mod cli;
 pub mod clock;
+pub mod detect;
 pub mod gate;
 pub mod git;
 pub mod overrides;

@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use super::{display_path, finding, AddedChunk, ContentChange, Findings, Location};
-use crate::policy::{Constraint, Kind, Policy, SecretSpec};
+use crate::detect::KnownPublic;
+use crate::policy::{Constraint, Kind, Policy, SecretSpec, Severity};
 
 /// The secret constraints of a policy with their shared keyword prefilter.
 pub struct Matcher<'p> {
@@ -176,6 +177,11 @@ fn scan(
         if spec.allow.iter().any(|a| a.is_match(secret)) {
             continue;
         }
+        let whole = caps.get(0).map_or(secret, |w| w.as_bytes());
+        let public = KnownPublic::builtin();
+        if public.is_public_value(secret, whole) {
+            continue;
+        }
         let (line, offset) = match chunk.run {
             Some(run) => (
                 None,
@@ -188,7 +194,7 @@ fn scan(
             }
         };
         let digest = Sha256::digest(secret);
-        out.push(finding(
+        let mut f = finding(
             c,
             &[change.path, &digest],
             Location {
@@ -199,7 +205,28 @@ fn scan(
                 ..Location::default()
             },
             redact(secret),
-        ));
+        );
+        // A checksum that verifies is said; one that fails means the vendor
+        // never issued this value (a placeholder, an edited or truncated
+        // token): at most a warning.
+        if let Some(check) = spec.checksum {
+            if check.verify(secret) {
+                f.evidence.push_str(" (checksum: verified)");
+            } else {
+                f.severity = Severity::Warn;
+                f.evidence.push_str(&format!(
+                    " (checksum: failed, {} does not verify: not an issued token)",
+                    check.name()
+                ));
+            }
+        }
+        if public.has_context(&c.id) {
+            if let Some(ctx) = public.context_for(&c.id, text, m.range()) {
+                f.severity = Severity::Warn;
+                f.evidence.push_str(&format!(" ({})", ctx.message));
+            }
+        }
+        out.push(f);
     }
 }
 

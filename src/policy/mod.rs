@@ -11,6 +11,7 @@ mod glob;
 pub mod model;
 mod packs;
 mod pattern;
+mod rules;
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -25,10 +26,13 @@ pub use allow::AllowRule;
 pub use diag::{Diagnostic, Diagnostics};
 pub use glob::{BranchSet, PathSet};
 use model::*;
-pub use model::{BranchOp, OverrideMode, Severity, Tier, WarningMode};
-pub use packs::{builtin_pack, BUILTIN_PACKS};
+pub use model::{BranchOp, Confidence, OverrideMode, Severity, Tier, WarningMode};
+#[cfg(test)]
+pub use packs::SECRET_CASES;
+pub use packs::{builtin_pack, builtin_parts, BUILTIN_PACKS, KNOWN_PUBLIC, SECRET_FAMILIES};
 pub use pattern::Pattern;
 use pattern::PatternError;
+pub use rules::{RuleInfo, RuleList};
 
 /// The longest any override token may live, whatever the policy says.
 pub const MAX_TTL: Duration = Duration::from_secs(24 * 60 * 60);
@@ -195,6 +199,12 @@ pub struct SecretSpec {
     pub exclude_paths: Option<PathSet>,
     /// A secret matching any of these is a known placeholder.
     pub allow: Vec<Pattern>,
+    /// How sure a match is a live credential (required in builtin packs).
+    pub confidence: Option<Confidence>,
+    /// The vendor or service whose credential this is.
+    pub service: Option<String>,
+    /// The offline validator of the token's own checksum or structure.
+    pub checksum: Option<crate::detect::Checksum>,
 }
 
 /// The kinds, as top-level keys of a policy file.
@@ -248,6 +258,11 @@ impl Loader {
             return;
         }
         let parsed = parse_source(src, &mut self.diags);
+        let parts = builtin_text(&src.name)
+            .filter(|text| *text == &*src.text)
+            .map_or(&[][..], |_| {
+                builtin_parts(src.name.trim_start_matches("builtin:"))
+            });
         for ext in &parsed.extends {
             let name = ext.get_ref();
             match name.strip_prefix("builtin:").and_then(builtin_pack) {
@@ -301,8 +316,30 @@ impl Loader {
         for (a, span) in parsed.allows {
             self.allows.push((src.clone(), a, span));
         }
+        // A pack's family files hold only `[[secret]]` tables.
+        let mut constraints = parsed.constraints;
+        for (file, text) in parts {
+            let part = Source::new(format!("{}/{file}", src.name), *text);
+            let p = parse_source(&part, &mut self.diags);
+            if !p.extends.is_empty()
+                || p.settings.is_some()
+                || p.overrides.is_some()
+                || !p.allows.is_empty()
+                || p.constraints
+                    .iter()
+                    .any(|c| !matches!(c.kind, Kind::Secret(_)))
+            {
+                self.diags.push(Diagnostic {
+                    file: part.name.clone(),
+                    source: part.text.clone(),
+                    span: 0..0,
+                    message: "a builtin rule family file holds only `[[secret]]` tables".into(),
+                });
+            }
+            constraints.extend(p.constraints);
+        }
         // A constraint with the id of one from a pack replaces it in place.
-        for c in parsed.constraints {
+        for c in constraints {
             match self.constraints.iter_mut().find(|e| e.id == c.id) {
                 Some(existing) => *existing = c,
                 None => self.constraints.push(c),
@@ -426,11 +463,12 @@ fn parse_entries(src: &Source, diags: &mut Vec<Diagnostic>) -> Parsed {
     };
     // A builtin pack, unchanged, was validated by the test suite: its
     // patterns need no parse at load (see `Pattern::trusted`).
-    let trusted = src
-        .name
-        .strip_prefix("builtin:")
-        .and_then(builtin_pack)
-        .is_some_and(|text| text == &*src.text);
+    let trusted = builtin_text(&src.name).is_some_and(|text| text == &*src.text);
+    // Constraints of a pack's family file come from the pack.
+    let origin = match src.name.split_once('/') {
+        Some((pack, _)) if trusted => pack,
+        _ => &src.name,
+    };
     let (root, errors) = DeTable::parse_recoverable(&src.text);
     if !errors.is_empty() {
         for e in errors {
@@ -508,7 +546,7 @@ fn parse_entries(src: &Source, diags: &mut Vec<Diagnostic>) -> Parsed {
                     }
                     seen_ids.push(id);
                     let Some(raw) = raw else { continue };
-                    if let Some(c) = compile(raw, &src.name, trusted, &mut report) {
+                    if let Some(c) = compile(raw, origin, trusted, &mut report) {
                         out.constraints.push(c);
                     }
                 }
@@ -529,6 +567,19 @@ fn parse_entries(src: &Source, diags: &mut Vec<Diagnostic>) -> Parsed {
     out
 }
 
+/// The embedded text of a builtin source: `builtin:NAME` (a pack's main
+/// file) or `builtin:NAME/FILE` (one of its family files).
+fn builtin_text(name: &str) -> Option<&'static str> {
+    let rest = name.strip_prefix("builtin:")?;
+    match rest.split_once('/') {
+        None => builtin_pack(rest),
+        Some((pack, file)) => builtin_parts(pack)
+            .iter()
+            .find(|(f, _)| *f == file)
+            .map(|(_, t)| *t),
+    }
+}
+
 /// Deserializes one spanned value, returning the error's span and message.
 fn de<T: serde::de::DeserializeOwned>(
     value: Spanned<DeValue<'_>>,
@@ -539,6 +590,8 @@ fn de<T: serde::de::DeserializeOwned>(
 }
 
 /// The raw entry of any kind.
+// One per constraint, kept for `to_toml`: their size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum RawConstraint {
     ForcePush(RawForcePush),
@@ -749,7 +802,7 @@ fn compile(
             })
         }
         RawConstraint::Secret(c) => {
-            compile_secret(c, trusted, &mut fail).map(|s| Kind::Secret(Box::new(s)))
+            compile_secret(c, &id, severity, trusted, &mut fail).map(|s| Kind::Secret(s.into()))
         }
         RawConstraint::MaxFileSize(c) => {
             if *c.bytes.get_ref() == 0 {
@@ -935,9 +988,60 @@ fn compile_regex(
 
 fn compile_secret(
     c: &RawSecret,
+    id: &Spanned<String>,
+    severity: Severity,
     trusted: bool,
     fail: &mut impl FnMut(Range<usize>, String),
 ) -> Option<SecretSpec> {
+    let checksum = match &c.checksum {
+        None => Some(None),
+        Some(name) => match crate::detect::Checksum::from_name(name.get_ref()) {
+            Some(v) => Some(Some(v)),
+            None => {
+                fail(
+                    name.span(),
+                    format!(
+                        "unknown checksum `{}`, expected one of {}",
+                        name.get_ref(),
+                        crate::detect::CHECKSUM_NAMES
+                            .iter()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+                None
+            }
+        },
+    };
+    if let Some(s) = &c.service {
+        if s.get_ref().trim().is_empty() {
+            fail(s.span(), "`service` must name the vendor or service".into());
+        }
+    }
+    // The builtin packs map confidence to severity one way: prefixed or
+    // checksummed formats block, context-dependent ones warn. A user's own
+    // policy may set what it likes.
+    if trusted {
+        match &c.confidence {
+            None => fail(
+                id.span(),
+                "a builtin secret rule needs `confidence = \"high\"` or `\"medium\"`".into(),
+            ),
+            Some(conf) if conf.get_ref().builtin_severity() != severity => fail(
+                conf.span(),
+                format!(
+                    "a builtin rule of confidence `{}` must have severity `{}`",
+                    conf.get_ref().as_str(),
+                    conf.get_ref().builtin_severity().as_str()
+                ),
+            ),
+            Some(_) => {}
+        }
+        if c.service.is_none() {
+            fail(id.span(), "a builtin secret rule needs `service`".into());
+        }
+    }
     let regex = compile_regex(&c.regex, trusted, fail);
     let allow: Vec<_> = c
         .allow_regex
@@ -995,6 +1099,9 @@ fn compile_secret(
         paths: paths?,
         exclude_paths: exclude?,
         allow: allow.into_iter().collect::<Option<Vec<_>>>()?,
+        confidence: c.confidence.as_ref().map(|c| *c.get_ref()),
+        service: c.service.as_ref().map(|s| s.get_ref().trim().to_string()),
+        checksum: checksum?,
     })
 }
 

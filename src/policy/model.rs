@@ -28,6 +28,36 @@ impl Severity {
     }
 }
 
+/// How sure a secret rule's match is a live credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Confidence {
+    /// A vendor prefix, a fixed structure or a checksum: blocks in the
+    /// builtin packs.
+    High,
+    /// Depends on context (a name near an unprefixed value): warns in the
+    /// builtin packs.
+    Medium,
+}
+
+impl Confidence {
+    /// The word used in policy files, output and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::High => "high",
+            Confidence::Medium => "medium",
+        }
+    }
+
+    /// The severity a builtin rule of this confidence must have.
+    pub fn builtin_severity(self) -> Severity {
+        match self {
+            Confidence::High => Severity::Block,
+            Confidence::Medium => Severity::Warn,
+        }
+    }
+}
+
 /// How a blocker of this constraint may be passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -168,6 +198,12 @@ raw_constraint!(
         exclude_paths: Vec<Spanned<String>>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         allow_regex: Vec<Spanned<String>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        confidence: Option<Spanned<Confidence>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service: Option<Spanned<String>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        checksum: Option<Spanned<String>>,
     }
 );
 

@@ -1,8 +1,20 @@
 //! Builtin policy packs from `policies/`, embedded in the binary so that a
 //! fresh install protects at once and `extends = ["builtin:NAME"]` needs no
 //! network or file.
+//!
+//! `builtin:recommended` is `policies/recommended.toml` plus every secret
+//! rule family in `policies/secrets/*.toml` (found by `build.rs`, so a new
+//! family file needs no list here), loaded in file-name order after it.
 
-/// Every builtin pack: name and TOML text.
+mod families {
+    include!(concat!(env!("OUT_DIR"), "/builtin_families.rs"));
+}
+
+#[cfg(test)]
+pub use families::SECRET_CASES;
+pub use families::SECRET_FAMILIES;
+
+/// Every builtin pack: name and TOML text (the pack's main file).
 pub const BUILTIN_PACKS: &[(&str, &str)] = &[
     (
         "recommended",
@@ -11,10 +23,23 @@ pub const BUILTIN_PACKS: &[(&str, &str)] = &[
     ("strict", include_str!("../../policies/strict.toml")),
 ];
 
+/// Values that vendors publish as examples or that are public by design:
+/// never a secret, whatever rule matches them.
+pub const KNOWN_PUBLIC: &str = include_str!("../../policies/known-public.toml");
+
 /// The text of a builtin pack by name (without the `builtin:` prefix).
 pub fn builtin_pack(name: &str) -> Option<&'static str> {
     BUILTIN_PACKS
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, t)| *t)
+}
+
+/// The family files loaded with a builtin pack after its main file: file
+/// name and text.
+pub fn builtin_parts(name: &str) -> &'static [(&'static str, &'static str)] {
+    match name {
+        "recommended" => SECRET_FAMILIES,
+        _ => &[],
+    }
 }

@@ -89,13 +89,19 @@ fn no_file_loads_the_recommended_pack() {
     let p = recommended();
     assert_eq!(p.sources, ["builtin:recommended"]);
     let text = builtin_pack("recommended").expect("recommended pack");
-    let headers = text.lines().filter(|l| l.starts_with("[[")).count();
-    // The pack's constraints, and the builtin policy-change constraint.
+    // The pack is its main file plus every rule family file, and the
+    // builtin policy-change constraint.
+    let headers = std::iter::once(text)
+        .chain(builtin_parts("recommended").iter().map(|(_, t)| *t))
+        .flat_map(str::lines)
+        .filter(|l| l.starts_with("[["))
+        .count();
     assert_eq!(p.constraints.len(), headers + 1);
     assert_eq!(
         p.constraints.last().map(|c| c.id.as_str()),
         Some(POLICY_CHANGE_ID)
     );
+    assert!(!SECRET_FAMILIES.is_empty());
     assert!(matches!(
         p.constraint("no-force-push-protected").map(|c| &c.kind),
         Some(Kind::ForcePush { .. })
@@ -979,8 +985,13 @@ fn builtin_patterns_are_valid_and_counted() {
             }
         }
         assert!(seen > 0 || !text.contains("[[secret]]"), "{name}");
-        // The same text under another name is not trusted: it is parsed.
-        let copy = ok(text);
+        // The same texts under another name are not trusted: they are
+        // parsed (and a copy of a family file needs no confidence).
+        let whole: String = std::iter::once(*text)
+            .chain(builtin_parts(name).iter().map(|(_, t)| *t))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let copy = ok(&whole);
         assert_eq!(copy.constraints.len(), p.constraints.len());
     }
 }
@@ -1049,4 +1060,89 @@ fn contradictory_approval_settings_are_refused_where_written() {
     assert_eq!(at, (2, 12));
     let (msg, _) = one_problem("[overrides]\napproval = \"touch\"\n");
     assert!(msg.contains("unknown variant `touch`"), "{msg}");
+}
+
+// ---------------------------------------------------------------------------
+// Rule families: confidence, service, checksum
+// ---------------------------------------------------------------------------
+
+const SECRET: &str = "[[secret]]\nid = \"s\"\nregex = '''tok_[a-z]{8}'''\n";
+
+#[test]
+fn confidence_service_and_checksum_load() {
+    let p = ok(&format!(
+        "{SECRET}confidence = \"medium\"\nservice = \"Acme\"\nchecksum = \"github-crc32\"\nseverity = \"block\"\n"
+    ));
+    let s = secret_spec(&p, "s");
+    assert_eq!(s.confidence, Some(Confidence::Medium));
+    assert_eq!(s.service.as_deref(), Some("Acme"));
+    assert_eq!(s.checksum, Some(crate::detect::Checksum::GithubCrc32));
+    // A user's policy may block on a medium rule: only builtin packs are held
+    // to the mapping.
+    assert_eq!(p.constraints[0].severity, Severity::Block);
+}
+
+#[test]
+fn a_bad_confidence_is_refused_at_its_position() {
+    let (msg, at) = one_problem(&format!("{SECRET}confidence = \"certain\"\n"));
+    assert!(msg.contains("unknown variant `certain`"), "{msg}");
+    assert_eq!(at, (4, 14));
+}
+
+#[test]
+fn an_unknown_checksum_is_refused_with_the_names() {
+    let (msg, at) = one_problem(&format!("{SECRET}checksum = \"crc64\"\n"));
+    assert!(msg.starts_with("unknown checksum `crc64`"), "{msg}");
+    assert!(
+        msg.contains("`github-crc32`") && msg.contains("`npm-crc32`"),
+        "{msg}"
+    );
+    assert_eq!(at, (4, 12));
+}
+
+#[test]
+fn an_empty_service_is_refused() {
+    let (msg, at) = one_problem(&format!("{SECRET}service = \"  \"\n"));
+    assert!(msg.contains("`service` must name"), "{msg}");
+    assert_eq!(at, (4, 11));
+}
+
+#[test]
+fn builtin_rules_must_pair_confidence_with_severity() {
+    // The check runs for trusted (builtin) text only; exercise it directly.
+    let text = "id = \"s\"\nregex = 'tok_[a-z]{8}'\nservice = \"Acme\"\nconfidence = \"medium\"\nseverity = \"block\"\n";
+    let raw: model::RawSecret = toml::from_str(text).expect("deserializes");
+    let mut diags = Vec::new();
+    let mut fail = |span: Range<usize>, message: String| diags.push((span, message));
+    let spec = compile_secret(&raw, &raw.id, raw.severity, true, &mut fail);
+    assert!(
+        spec.is_some(),
+        "the spec itself compiles; the caller drops it"
+    );
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(
+        diags[0].1,
+        "a builtin rule of confidence `medium` must have severity `warn`"
+    );
+    assert_eq!(&text[diags[0].0.clone()], "\"medium\"");
+    // Without confidence and service, both are asked for.
+    let raw: model::RawSecret = toml::from_str("id = \"s\"\nregex = 'x'\n").expect("deserializes");
+    let mut diags = Vec::new();
+    let mut fail = |span: Range<usize>, message: String| diags.push((span, message));
+    compile_secret(&raw, &raw.id, raw.severity, true, &mut fail);
+    assert_eq!(diags.len(), 2, "{diags:?}");
+}
+
+#[test]
+fn rule_list_counts_distinct_services() {
+    let list = recommended().rule_list();
+    assert_eq!(list.rule_count, list.rules.len());
+    assert_eq!(list.service_count, list.services.len());
+    assert!(list.services.iter().any(|s| s == "GitHub"));
+    let mut lower: Vec<String> = list.services.iter().map(|s| s.to_lowercase()).collect();
+    lower.dedup();
+    assert_eq!(lower.len(), list.services.len(), "services are distinct");
+    let text = list.to_text();
+    assert!(text.contains(&format!("{} distinct services", list.service_count)));
+    assert!(text.contains("github-token") && text.contains("[checksum: github-crc32]"));
 }
