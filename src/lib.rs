@@ -11,6 +11,7 @@ pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod git;
+pub mod hooks;
 pub mod overrides;
 pub mod policy;
 pub mod report;

@@ -125,6 +125,25 @@ impl Repo {
         Ok(if p.is_absolute() { p } else { dir.join(p) })
     }
 
+    /// Whether `path` (absolute, inside the working tree) is tracked: in
+    /// the index at stage 0. A hook file that is tracked is shared with the
+    /// team and must not be rewritten with this machine's paths.
+    pub fn is_tracked(&self, path: &Path) -> bool {
+        let (Some(root), Ok(index)) = (self.workdir(), self.repo.index()) else {
+            return false;
+        };
+        let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        let full = path
+            .parent()
+            .and_then(|d| d.canonicalize().ok())
+            .zip(path.file_name())
+            .map(|(d, n)| d.join(n))
+            .unwrap_or_else(|| path.to_path_buf());
+        full.strip_prefix(&root)
+            .ok()
+            .is_some_and(|rel| index.get_path(rel, 0).is_some())
+    }
+
     /// A config string, if set.
     pub fn config_string(&self, key: &str) -> Option<String> {
         self.repo.config().ok()?.get_string(key).ok()
