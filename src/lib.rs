@@ -7,6 +7,7 @@
 //! arguments and maps errors to exit codes.
 
 pub mod audit;
+pub mod baseline;
 pub mod check;
 pub mod cli;
 pub mod clock;

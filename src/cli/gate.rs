@@ -258,6 +258,7 @@ pub fn run(
         };
         crate::report::apply_allows(policy, &mut shown, &branches, now.date_naive());
     }
+    crate::report::apply_baseline(policy, &mut shown);
     let ledger = Ledger::at(&repo.state_dir());
     let mut covered: Vec<(usize, String)> = shown
         .iter()
@@ -274,6 +275,16 @@ pub fn run(
             ))
         })
         .collect();
+    covered.extend(shown.iter().enumerate().filter_map(|(i, s)| {
+        let reason = s.baselined.as_ref()?;
+        Some((
+            i,
+            format!(
+                "baselined in `{}` ({reason})",
+                crate::baseline::BASELINE_PATH
+            ),
+        ))
+    }));
     // A blocker passed at commit time left a signed record on its commit;
     // the push of that commit honours it, as CI's `verify` will.
     if let Event::Push { .. } = event {

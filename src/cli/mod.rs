@@ -2,6 +2,7 @@
 //! the mapping of outcomes to exit codes (0 pass, 1 blocked, 2 error).
 
 mod audit_cmd;
+mod baseline_cmd;
 mod check;
 mod doctor;
 mod gate;
@@ -57,6 +58,8 @@ pub struct Global {
 enum Command {
     /// Check the staged changes, a range of commits, or the whole history
     Check(check::CheckArgs),
+    /// Record the findings present now in `.tollgate/baseline.toml`: reported as baselined, never blockers
+    Baseline(baseline_cmd::BaselineArgs),
     /// Validate or print the policy
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
@@ -137,7 +140,19 @@ impl Ctx {
             }
             None => None,
         };
-        self.load_policy(source)
+        let mut policy = self.load_policy(source)?;
+        if let Some(root) = repo.and_then(|r| r.workdir()) {
+            let path = root.join(crate::baseline::BASELINE_PATH);
+            match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    policy.baseline =
+                        crate::baseline::Baseline::parse(crate::baseline::BASELINE_PATH, &text)?;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => anyhow::bail!("cannot read `{}`: {e}", path.display()),
+            }
+        }
+        Ok(policy)
     }
 
     /// The policy file named by `--policy` / `TOLLGATE_POLICY`, if any.
@@ -187,6 +202,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(&ctx, args),
         Command::Policy(cmd) => policy_cmd::run(&ctx, cmd),
+        Command::Baseline(args) => baseline_cmd::run(&ctx, args),
         Command::Install(args) => install::install(&ctx, args),
         Command::Uninstall => install::uninstall(&ctx),
         Command::Override(args) => override_cmd::run(&ctx, args),

@@ -67,6 +67,9 @@ pub struct Policy {
     pub sources: Vec<String>,
     /// `[[allow]]` rules, validated.
     pub allows: Vec<AllowRule>,
+    /// The findings baselined in `.tollgate/baseline.toml` (set by whoever
+    /// loads the policy, from the same tree; empty by default).
+    pub baseline: crate::baseline::Baseline,
     raw_settings: RawSettings,
     raw_overrides: RawOverrides,
 }
@@ -301,6 +304,7 @@ impl Loader {
                 .collect(),
             sources: self.sources,
             allows,
+            baseline: crate::baseline::Baseline::default(),
             raw_settings: self.settings,
             raw_overrides: self.overrides,
         })
