@@ -16,4 +16,5 @@ pub mod hooks;
 pub mod overrides;
 pub mod policy;
 pub mod report;
+pub mod scan;
 pub mod state;

@@ -14,6 +14,7 @@ mod override_cmd;
 mod policy_cmd;
 mod receive;
 mod records;
+mod scan_cmd;
 pub mod tty;
 mod two_key;
 mod verify;
@@ -60,6 +61,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Record the findings present now in `.tollgate/baseline.toml`: reported as baselined, never blockers
     Baseline(baseline_cmd::BaselineArgs),
+    /// Scan files, directories (respecting `.gitignore`) or stdin (`-`), inside or outside a repository
+    Scan(scan_cmd::ScanArgs),
     /// Validate or print the policy
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
@@ -203,6 +206,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(&ctx, args),
         Command::Policy(cmd) => policy_cmd::run(&ctx, cmd),
         Command::Baseline(args) => baseline_cmd::run(&ctx, args),
+        Command::Scan(args) => scan_cmd::run(&ctx, args),
         Command::Install(args) => install::install(&ctx, args),
         Command::Uninstall => install::uninstall(&ctx),
         Command::Override(args) => override_cmd::run(&ctx, args),
@@ -225,7 +229,17 @@ pub fn main() -> ExitCode {
         Err(e) => {
             let mut msg = e.to_string();
             for cause in e.chain().skip(1) {
-                let c = cause.to_string();
+                // libgit2's class and code numbers mean nothing to a user.
+                let c = match cause.downcast_ref::<git2::Error>() {
+                    Some(g)
+                        if g.code() == git2::ErrorCode::NotFound
+                            && msg.starts_with("not a git repository") =>
+                    {
+                        continue
+                    }
+                    Some(g) => g.message().to_string(),
+                    None => cause.to_string(),
+                };
                 if !msg.contains(&c) {
                     msg = format!("{msg}: {c}");
                 }

@@ -22,11 +22,13 @@ use crate::check::{AddedChunk, CommitTarget, ContentChange, RefUpdate};
 /// What went wrong talking to git.
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
-    /// Not inside a repository, or it cannot be opened.
-    #[error("not a git repository (or it cannot be opened): {0}")]
+    /// Not inside a repository, or it cannot be opened. The message is
+    /// libgit2's own without its class and code numbers, which mean
+    /// nothing to a user.
+    #[error("{}", open_message(.0))]
     Open(#[source] git2::Error),
     /// A git2 call failed.
-    #[error("{what}: {source}")]
+    #[error("{what}: {}", .source.message())]
     Git2 {
         /// What tollgate was doing.
         what: String,
@@ -53,6 +55,15 @@ pub enum GitError {
         /// Its stderr or the spawn error.
         why: String,
     },
+}
+
+/// What to say when no repository opens.
+fn open_message(e: &git2::Error) -> String {
+    if e.code() == git2::ErrorCode::NotFound {
+        "not a git repository (or any parent up to /): run inside a git repository".into()
+    } else {
+        format!("cannot open the git repository: {}", e.message())
+    }
 }
 
 trait Context<T> {
