@@ -81,6 +81,7 @@ pub fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<Outcome> {
             Event::Staged => policy.warnings,
             _ => crate::policy::WarningMode::Print,
         },
+        no_terminal: policy.warnings_without_terminal,
     };
     let (outcome, shown) = gate::run(
         &ctx.printer,

@@ -119,6 +119,7 @@ pub fn run(ctx: &Ctx, args: HookArgs) -> anyhow::Result<Outcome> {
     let ack = Acknowledge {
         yes: gate::env_yes(),
         mode: policy.warnings,
+        no_terminal: policy.warnings_without_terminal,
     };
     let (outcome, _) = gate::run(
         &ctx.printer,

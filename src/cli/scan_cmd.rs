@@ -105,6 +105,7 @@ pub fn run(ctx: &Ctx, args: ScanArgs) -> anyhow::Result<Outcome> {
     let ack = Acknowledge {
         yes: false,
         mode: WarningMode::Print,
+        no_terminal: policy.warnings_without_terminal,
     };
     let outcome = gate::decide(&ctx.printer, &remaining, &ack, "scan");
     emit(ctx, &policy, args.format, "scan", outcome, &shown);

@@ -25,7 +25,7 @@ pub use allow::AllowRule;
 pub use diag::{Diagnostic, Diagnostics};
 pub use glob::{BranchSet, PathSet};
 use model::*;
-pub use model::{BranchOp, OverrideMode, Severity, WarningMode};
+pub use model::{BranchOp, NoTerminal, OverrideMode, Severity, WarningMode};
 pub use packs::{builtin_pack, BUILTIN_PACKS};
 pub use pattern::Pattern;
 use pattern::PatternError;
@@ -59,6 +59,8 @@ pub struct Policy {
     pub constraints: Vec<Constraint>,
     /// `[settings]`.
     pub warnings: WarningMode,
+    /// `[settings] warnings-without-terminal`.
+    pub warnings_without_terminal: NoTerminal,
     /// `[overrides] max-ttl`.
     pub max_ttl: Option<Duration>,
     /// `[overrides] reasons`: when non-empty, `--code` must be one of them.
@@ -224,6 +226,9 @@ impl Loader {
             if s.warnings.is_some() {
                 self.settings.warnings = s.warnings;
             }
+            if s.warnings_without_terminal.is_some() {
+                self.settings.warnings_without_terminal = s.warnings_without_terminal;
+            }
         }
         if let Some(o) = parsed.overrides {
             if o.max_ttl.is_some() {
@@ -295,6 +300,7 @@ impl Loader {
         Ok(Policy {
             constraints: self.constraints,
             warnings: self.settings.warnings.unwrap_or_default(),
+            warnings_without_terminal: self.settings.warnings_without_terminal.unwrap_or_default(),
             max_ttl,
             reasons: self
                 .overrides
