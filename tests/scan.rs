@@ -154,3 +154,18 @@ fn errors_outside_a_repository_name_no_libgit2_codes() {
             .stderr_lacks("code=");
     }
 }
+
+#[test]
+fn inline_allow_markers_are_answered_never_honoured() {
+    let (_tmp, dir) = plain_dir();
+    for marker in ["gitleaks:allow", "tollgate:allow"] {
+        tollgate_in(
+            &dir,
+            &["scan", "-"],
+            Some(&format!("key = {AWS_KEY} # {marker}\n")),
+        )
+        .code(1)
+        .stderr_has(&format!("the inline `{marker}` marker is not honoured"))
+        .stderr_has("[[allow]] rule");
+    }
+}
