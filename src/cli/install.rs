@@ -66,12 +66,11 @@ pub fn owner(repo: &crate::git::Repo, dir: &Path, force: bool) -> Option<Manager
         let tracked = text.is_some() && repo.is_tracked(&path);
         match hooks::detect(root, dir, text.as_deref(), tracked) {
             Some(Manager::Committed(_)) if force => {}
-            Some(m) => {
-                // A manager's own hook outranks a committed file.
-                if found.is_none() || matches!(found, Some(Manager::Committed(_))) {
-                    found = Some(m);
-                }
+            // A manager's own hook outranks a committed file.
+            Some(m) if found.is_none() || matches!(found, Some(Manager::Committed(_))) => {
+                found = Some(m);
             }
+            Some(_) => {}
             None => {}
         }
     }

@@ -104,9 +104,18 @@ const LEFTHOOK_CONFIGS: [&str; 8] = [
     "lefthook.json",
 ];
 
-/// Where the pre-commit framework snippet points; the release tag is the
-/// release's (see the README).
-pub const REPO_URL: &str = "https://github.com/tollgate-dev/tollgate";
+/// Where the pre-commit framework snippet points: `Cargo.toml`'s
+/// `repository`, when the build has one.
+pub const REPO_URL: &str = env!("CARGO_PKG_REPOSITORY");
+
+/// [`REPO_URL`], or a placeholder to fill in when the build has none.
+fn repo_url() -> &'static str {
+    if REPO_URL.is_empty() {
+        "<tollgate repository URL>"
+    } else {
+        REPO_URL
+    }
+}
 /// The tag the framework snippet pins.
 pub const REV: &str = "v0.2.0";
 
@@ -340,13 +349,17 @@ impl Manager {
             }
             Manager::PreCommit => {
                 let path = root.join(".pre-commit-config.yaml");
+                if REPO_URL.is_empty() {
+                    return Err(HooksError::CannotIntegrate(
+                        "this tollgate build does not know its repository URL (`repository` in Cargo.toml); add the entry printed above with the URL or path of your tollgate source".into(),
+                    ));
+                }
                 let old = read_or_empty(&path)?;
                 // The block is a list item under `repos:`; appending it is
                 // right only when `repos:` is the last top-level key.
                 let last_key = old
                     .lines()
-                    .filter(|l| !l.starts_with([' ', '\t', '#', '-']) && l.contains(':'))
-                    .last();
+                    .rfind(|l| !l.starts_with([' ', '\t', '#', '-']) && l.contains(':'));
                 if last_key.is_some_and(|l| !l.starts_with("repos:")) {
                     return Err(HooksError::CannotIntegrate(format!(
                         "`{}` has keys after `repos:`; add the entry printed above to `repos:` by hand",
@@ -478,7 +491,7 @@ fn insert_shell_line(text: &str, hook: &str) -> String {
     let mut out = String::new();
     let mut placed = false;
     for (i, l) in text.split_inclusive('\n').enumerate() {
-        if !placed && !(i == 0 && l.starts_with("#!")) {
+        if !(placed || i == 0 && l.starts_with("#!")) {
             out.push_str(&line);
             out.push('\n');
             placed = true;
@@ -648,7 +661,10 @@ fn lefthook_block(hooks: &[&str]) -> String {
 }
 
 fn framework_block(hooks: &[&str], indent: &str) -> String {
-    let mut out = format!("{indent}- repo: {REPO_URL}\n{indent}  rev: {REV}\n{indent}  hooks:\n");
+    let mut out = format!(
+        "{indent}- repo: {}\n{indent}  rev: {REV}\n{indent}  hooks:\n",
+        repo_url()
+    );
     for h in hooks {
         out.push_str(&format!("{indent}    - id: {}\n", framework_id(h)));
     }
