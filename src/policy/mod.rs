@@ -8,6 +8,7 @@
 pub mod allow;
 mod diag;
 mod glob;
+pub mod import_gitleaks;
 pub mod model;
 mod packs;
 mod pattern;
