@@ -7,14 +7,17 @@
 //! arguments and maps errors to exit codes.
 
 pub mod audit;
+pub mod baseline;
 pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod detect;
 pub mod gate;
 pub mod git;
+pub mod hooks;
 pub mod overrides;
 pub mod policy;
 pub mod report;
+pub mod scan;
 pub mod state;
 pub mod trust;

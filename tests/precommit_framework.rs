@@ -7,7 +7,7 @@
 //! pushes. What is tested is therefore the *committed* `HEAD`, not the
 //! working tree.
 //!
-//! The framework comes from PyPI: `.ci/run` installs it into
+//! The framework comes from PyPI: `scripts/test` installs it into
 //! `target/ci-venv` and exports `TOLLGATE_PRE_COMMIT`. When it is missing the
 //! test fails (it never passes without running) and says how to get it.
 //!
@@ -27,7 +27,7 @@ fn tollgate_repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The `pre-commit` executable: `TOLLGATE_PRE_COMMIT`, else the one `.ci/run`
+/// The `pre-commit` executable: `TOLLGATE_PRE_COMMIT`, else the one `scripts/test`
 /// puts in `target/ci-venv`.
 fn pre_commit_exe() -> PathBuf {
     let from_env = std::env::var_os("TOLLGATE_PRE_COMMIT").filter(|v| !v.is_empty());
@@ -37,7 +37,7 @@ fn pre_commit_exe() -> PathBuf {
     assert!(
         candidate.is_file(),
         "the pre-commit framework is not installed at `{}`.\n\
-         Run `.ci/run` once (it installs pre-commit from PyPI into target/ci-venv), \
+         Run `scripts/test` (the README's test command; it installs pre-commit from PyPI into target/ci-venv), \
          or set TOLLGATE_PRE_COMMIT to a pre-commit executable.",
         candidate.display()
     );

@@ -194,6 +194,12 @@ fn scan(
             }
         };
         let digest = Sha256::digest(secret);
+        let mut evidence = redact(secret);
+        if let Some(marker) = inline_marker(text, m.start(), m.end()) {
+            evidence.push_str(&format!(
+                " (the inline `{marker}` marker is not honoured: tollgate has no inline bypass; pass a reviewed exception with an [[allow]] rule)"
+            ));
+        }
         let mut f = finding(
             c,
             &[change.path, &digest],
@@ -204,7 +210,7 @@ fn scan(
                 commit: change.commit.map(str::to_string),
                 ..Location::default()
             },
-            redact(secret),
+            evidence,
         );
         // A checksum that verifies is said; one that fails means the vendor
         // never issued this value (a placeholder, an edited or truncated
@@ -228,6 +234,25 @@ fn scan(
         }
         out.push(f);
     }
+}
+
+/// The inline allow marker (gitleaks' `gitleaks:allow`, or
+/// `tollgate:allow`) on the line holding `start..end`, if any. It is
+/// recognised only to say that it does nothing.
+fn inline_marker(text: &[u8], start: usize, end: usize) -> Option<&'static str> {
+    let from = text[..start]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let to = text[end..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(text.len(), |i| end + i);
+    let line = &text[from..to];
+    ["gitleaks:allow", "tollgate:allow"].into_iter().find(|m| {
+        line.windows(m.len())
+            .any(|w| w.eq_ignore_ascii_case(m.as_bytes()))
+    })
 }
 
 fn count_newlines(b: &[u8]) -> u32 {
@@ -280,6 +305,21 @@ mod tests {
     fn entropy_of_uniform_and_constant() {
         assert_eq!(shannon_entropy(b"aaaa"), 0.0);
         assert!((shannon_entropy(b"abcd") - 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn inline_markers_are_recognised_on_the_secrets_line_only() {
+        let text = b"a = 1\nkey = SECRET # gitleaks:allow\nb = 2 # tollgate:allow\n";
+        let start = 12;
+        assert_eq!(
+            inline_marker(text, start, start + 6),
+            Some("gitleaks:allow")
+        );
+        assert_eq!(inline_marker(text, 0, 1), None);
+        assert_eq!(
+            inline_marker(b"x TOLLGATE:ALLOW", 0, 1),
+            Some("tollgate:allow")
+        );
     }
 
     #[test]

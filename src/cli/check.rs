@@ -82,6 +82,7 @@ pub fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<Outcome> {
             Event::Staged => policy.warnings,
             _ => crate::policy::WarningMode::Print,
         },
+        no_terminal: policy.warnings_without_terminal,
     };
     let (outcome, shown) = gate::run(
         &ctx.printer,
@@ -91,6 +92,20 @@ pub fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<Outcome> {
         &ack,
         &gate::env_tokens(),
     )?;
+    emit(ctx, &policy, args.format, event.name(), outcome, &shown);
+    Ok(outcome)
+}
+
+/// Prints the result of a check or scan in `format`: JSON or SARIF on
+/// stdout, or the human summary line.
+pub fn emit(
+    ctx: &Ctx,
+    policy: &crate::policy::Policy,
+    format: Format,
+    event: &str,
+    outcome: Outcome,
+    shown: &[crate::report::Shown],
+) {
     let blocked = shown.iter().any(|s| s.finding.severity == Severity::Block);
     let result = match outcome {
         Outcome::Blocked if blocked => "blocked",
@@ -98,28 +113,34 @@ pub fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<Outcome> {
         Outcome::Pass if shown.is_empty() => "pass",
         Outcome::Pass => "warn",
     };
-    match args.format {
+    match format {
         Format::Json => ctx.printer.stdout(
-            &CheckReport::new(event.name(), result, &shown)
+            &CheckReport::new(event, result, shown)
                 .with_people(
-                    &policy,
+                    policy,
                     crate::gate::agent::detect(|k| std::env::var(k).ok()).as_ref(),
                 )
                 .to_json(),
         ),
         Format::Sarif => {
             let mut log = SarifBuilder::new(env!("CARGO_PKG_VERSION"));
-            log.policy_rules(&policy)
+            log.policy_rules(policy)
                 .run_property("schema", "tollgate/v1")
-                .run_property("event", event.name())
+                .run_property("event", event)
                 .run_property("result", result);
-            for s in &shown {
+            for s in shown {
                 // A check that passes with blockers in it passed them with
                 // override tokens (`--yes` never passes a blocker).
                 let passed = outcome == Outcome::Pass && s.finding.severity == Severity::Block;
-                let why = match &s.allowed_by {
-                    Some(rule) => Some(format!("passed by allow rule `{rule}`")),
-                    None => passed.then(|| "passed by a single-use override token".to_string()),
+                let why = match (&s.allowed_by, &s.baselined) {
+                    (Some(rule), _) => Some(format!("passed by allow rule `{rule}`")),
+                    (None, Some(reason)) => Some(format!(
+                        "baselined in `{}`: {reason}",
+                        crate::baseline::BASELINE_PATH
+                    )),
+                    (None, None) => {
+                        passed.then(|| "passed by a single-use override token".to_string())
+                    }
                 };
                 log.result(SarifResult::from_finding(s, why));
             }
@@ -131,5 +152,4 @@ pub fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<Outcome> {
             }
         }
     }
-    Ok(outcome)
 }

@@ -22,6 +22,8 @@ pub struct Acknowledge {
     pub yes: bool,
     /// The policy's `[settings] warnings`.
     pub mode: WarningMode,
+    /// The policy's `[settings] warnings-without-terminal`.
+    pub no_terminal: crate::policy::NoTerminal,
 }
 
 /// Whether `TOLLGATE_YES` is set to a true value.
@@ -86,7 +88,8 @@ pub fn decide(
                     "fix the change, or if it is intended, request a scoped one-time override:",
                 );
                 printer.hint(&format!(
-                    "    tollgate override {} --reason \"<why>\"",
+                    "    {} override {} --reason \"<why>\"",
+                    self_command(),
                     ids[0]
                 ));
             }
@@ -121,15 +124,53 @@ pub fn decide(
                 Outcome::Blocked
             }
         }
+        None if ack.no_terminal == crate::policy::NoTerminal::Print => {
+            printer.warning(&format!(
+                "{warnings} warning{} printed, not acknowledged: there is no terminal to ask, and `[settings] warnings-without-terminal = \"print\"` lets the {action} proceed",
+                plural(warnings)
+            ));
+            Outcome::Pass
+        }
         None => {
             printer.error(&format!(
                 "{action} stopped: {warnings} warning{} need{} acknowledgement and there is no terminal to ask",
                 plural(warnings),
                 if warnings == 1 { "s" } else { "" }
             ));
-            printer.hint("re-run with `TOLLGATE_YES=1` (or `--yes`) to acknowledge them");
+            printer.hint(&match action {
+                "commit" | "push" => format!(
+                    "acknowledge them with `TOLLGATE_YES=1 git {action} …` (git {action} has no `--yes`), or let warnings pass where there is no terminal (IDEs) with `warnings-without-terminal = \"print\"` in `[settings]`"
+                ),
+                _ => "re-run with `--yes` (or `TOLLGATE_YES=1`) to acknowledge them".to_string(),
+            });
             Outcome::Blocked
         }
+    }
+}
+
+/// How to name tollgate in a hint: `tollgate` when that is what `PATH`
+/// finds, else this binary's full path (the pre-commit framework runs
+/// tollgate from its own environment, which is not on the user's `PATH`).
+pub fn self_command() -> String {
+    let exe = std::env::current_exe().and_then(|p| p.canonicalize()).ok();
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("tollgate"))
+            .find(|p| p.is_file())
+    });
+    match (exe, on_path) {
+        (Some(exe), Some(found)) if found.canonicalize().ok().as_ref() == Some(&exe) => {
+            "tollgate".into()
+        }
+        (Some(exe), _) => {
+            let s = exe.display().to_string();
+            if s.contains([' ', '\'', '"']) {
+                format!("'{}'", s.replace('\'', "'\\''"))
+            } else {
+                s
+            }
+        }
+        (None, _) => "tollgate".into(),
     }
 }
 
@@ -177,6 +218,7 @@ pub fn run(
         };
         crate::report::apply_allows(policy, &mut shown, &branches, now.date_naive());
     }
+    crate::report::apply_baseline(policy, &mut shown);
     let ledger = Ledger::at(&repo.state_dir());
     let mut covered: Vec<(usize, String)> = shown
         .iter()
@@ -193,6 +235,16 @@ pub fn run(
             ))
         })
         .collect();
+    covered.extend(shown.iter().enumerate().filter_map(|(i, s)| {
+        let reason = s.baselined.as_ref()?;
+        Some((
+            i,
+            format!(
+                "baselined in `{}` ({reason})",
+                crate::baseline::BASELINE_PATH
+            ),
+        ))
+    }));
     // A blocker passed at commit time left a signed record on its commit;
     // the push of that commit honours it, as CI's `verify` will.
     if let Event::Push { .. } = event {

@@ -46,6 +46,10 @@ pub struct HookArgs {
     /// the framework passes in `PRE_COMMIT_*` variables instead of stdin
     #[arg(long)]
     from_framework: bool,
+    /// Run the gate only, not a hook kept as `<name>.tollgate-chained`: for
+    /// hook managers (husky, lefthook, overcommit) that run the other hooks themselves
+    #[arg(long)]
+    no_chain: bool,
     /// Which hook
     #[arg(value_enum)]
     name: HookName,
@@ -66,6 +70,7 @@ pub fn run(ctx: &Ctx, args: HookArgs) -> anyhow::Result<Outcome> {
             .map_err(|e| anyhow::anyhow!("cannot read the pre-push input: {e}"))?;
     }
     if !args.from_framework
+        && !args.no_chain
         && run_chained(ctx, &repo, args.name, &args.args, &stdin)? == Outcome::Blocked
     {
         return Ok(Outcome::Blocked);
@@ -115,6 +120,7 @@ pub fn run(ctx: &Ctx, args: HookArgs) -> anyhow::Result<Outcome> {
     let ack = Acknowledge {
         yes: gate::env_yes(),
         mode: policy.warnings,
+        no_terminal: policy.warnings_without_terminal,
     };
     let (outcome, _) = gate::run(
         &ctx.printer,

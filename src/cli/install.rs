@@ -5,6 +5,12 @@
 //! An existing hook that is not tollgate's is kept as
 //! `<name>.tollgate-chained` and run first by `tollgate hook` (its failure
 //! blocks); uninstall puts it back exactly.
+//!
+//! Where a hook manager owns the hooks (husky, lefthook, the pre-commit
+//! framework, overcommit) or the hook files are committed, nothing is
+//! written into the hooks directory: the manager's entry that runs tollgate
+//! is printed, or with `--integrate` written into its configuration (see
+//! `crate::hooks`). A committed hook is replaced only with `--force`.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -13,6 +19,7 @@ use std::path::Path;
 use clap::Args;
 
 use super::{Ctx, Outcome};
+use crate::hooks::{self, Manager};
 
 /// The hooks tollgate installs, with their shim templates.
 pub const HOOKS: [(&str, &str); 3] = [
@@ -37,6 +44,97 @@ pub struct InstallArgs {
     /// Install the server-side `pre-receive` hook (in the bare repository a server pushes to) instead of the client hooks
     #[arg(long)]
     server: bool,
+    /// Where a hook manager owns the hooks (or the hooks are committed), write tollgate's entry into its configuration instead of only printing it
+    #[arg(long, conflicts_with = "server")]
+    integrate: bool,
+    /// Replace committed (tracked) hook files with tollgate's shims anyway (they then hold this machine's binary path: do not commit them)
+    #[arg(long)]
+    force: bool,
+}
+
+/// The owner of the client hooks in `dir`, when a manager owns them (or the
+/// hooks are committed and `--force` is not given).
+pub fn owner(repo: &crate::git::Repo, dir: &Path, force: bool) -> Option<Manager> {
+    let root = repo.workdir();
+    let mut found = None;
+    for (name, _) in HOOKS {
+        let path = dir.join(name);
+        let text = fs::read_to_string(&path).ok();
+        if text.as_deref().is_some_and(|t| t.contains(MARKER)) {
+            continue;
+        }
+        let tracked = text.is_some() && repo.is_tracked(&path);
+        match hooks::detect(root, dir, text.as_deref(), tracked) {
+            Some(Manager::Committed(_)) if force => {}
+            // A manager's own hook outranks a committed file.
+            Some(m) if found.is_none() || matches!(found, Some(Manager::Committed(_))) => {
+                found = Some(m);
+            }
+            Some(_) => {}
+            None => {}
+        }
+    }
+    found
+}
+
+/// Prints (or with `--integrate` writes) the manager's entry; nothing in the
+/// hooks directory changes.
+fn with_manager(
+    ctx: &Ctx,
+    root: &Path,
+    dir: &Path,
+    m: &Manager,
+    integrate: bool,
+) -> anyhow::Result<Outcome> {
+    let names: Vec<&str> = HOOKS.iter().map(|(n, _)| *n).collect();
+    let missing: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|h| !m.runs_tollgate(root, h))
+        .collect();
+    if missing.is_empty() {
+        ctx.printer.info(&format!(
+            "tollgate: {} runs tollgate for {}; nothing to install",
+            m.name(),
+            names.join(", ")
+        ));
+        return Ok(Outcome::Pass);
+    }
+    let shown_dir = dir.strip_prefix(root).unwrap_or(dir).display().to_string();
+    if integrate {
+        let changed = m.integrate(root, &missing).inspect_err(|_| {
+            ctx.printer.stdout(&m.entry(&missing));
+        })?;
+        for path in &changed {
+            ctx.printer.info(&format!(
+                "tollgate: added tollgate's entry to `{}`",
+                path.strip_prefix(root).unwrap_or(path).display()
+            ));
+        }
+        let next = match m {
+            Manager::Lefthook(_) => "commit the change, and run `lefthook install` so that git runs lefthook for every hook",
+            Manager::PreCommit => "commit the change, and run `pre-commit install --hook-type pre-commit --hook-type pre-push --hook-type post-commit`",
+            Manager::Overcommit => "commit the change, and run `overcommit --sign` (overcommit asks for it after a config change)",
+            _ => "commit the change; every clone then runs tollgate (each developer needs `tollgate` on PATH)",
+        };
+        ctx.printer.hint(next);
+        return Ok(Outcome::Pass);
+    }
+    ctx.printer.error(&format!(
+        "{} owns the hooks in `{shown_dir}`; tollgate does not overwrite its files",
+        m.name()
+    ));
+    ctx.printer.stdout(&m.entry(&missing));
+    ctx.printer.hint(&format!(
+        "add the entry above to `{}`, or run `tollgate install --integrate` to add it",
+        m.config_file(missing[0])
+    ));
+    if let Manager::Committed(_) = m {
+        ctx.printer.hint(
+            "or `tollgate install --force` to replace the committed hooks with this machine's shims (not to be committed)",
+        );
+    }
+    Ok(Outcome::Blocked)
 }
 
 fn is_ours(path: &Path) -> bool {
@@ -53,9 +151,21 @@ pub fn install(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<Outcome> {
         .and_then(|p| p.canonicalize())
         .map_err(|e| anyhow::anyhow!("cannot locate the tollgate binary: {e}"))?;
     let quoted = exe.to_string_lossy().replace('\'', "'\\''");
+    if !args.server {
+        if let (Some(root), Some(m)) = (repo.workdir(), owner(&repo, &dir, args.force)) {
+            return with_manager(ctx, root, &dir, &m, args.integrate);
+        }
+    }
     let hooks: &[(&str, &str)] = if args.server { &SERVER_HOOKS } else { &HOOKS };
     for &(name, template) in hooks {
         let path = dir.join(name);
+        if path.exists() && !is_ours(&path) && repo.is_tracked(&path) {
+            ctx.printer.warning(&format!(
+                "`{}` is committed; --force replaces it with a shim that holds this machine's path `{}`: do not commit that change (`tollgate uninstall` puts the file back)",
+                path.display(),
+                exe.display()
+            ));
+        }
         let chained = dir.join(format!("{name}{CHAINED_SUFFIX}"));
         if path.exists() && !is_ours(&path) {
             if chained.exists() {
@@ -87,10 +197,20 @@ pub fn install(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Pass)
 }
 
-/// Removes the shims and restores chained hooks.
+/// Removes the shims and restores chained hooks, and removes the entries
+/// `--integrate` added to a manager's configuration.
 pub fn uninstall(ctx: &Ctx) -> anyhow::Result<Outcome> {
     let repo = ctx.repo()?;
     let dir = repo.hooks_dir()?;
+    if let Some(root) = repo.workdir() {
+        let names: Vec<&str> = HOOKS.iter().map(|(n, _)| *n).collect();
+        for path in hooks::remove_integration(root, &names, std::slice::from_ref(&dir))? {
+            ctx.printer.info(&format!(
+                "tollgate: removed tollgate's entry from `{}`",
+                path.strip_prefix(root).unwrap_or(&path).display()
+            ));
+        }
+    }
     for (name, _) in HOOKS.iter().chain(SERVER_HOOKS.iter()) {
         let path = dir.join(name);
         let chained = dir.join(format!("{name}{CHAINED_SUFFIX}"));

@@ -2,6 +2,7 @@
 //! the mapping of outcomes to exit codes (0 pass, 1 blocked, 2 error).
 
 mod audit_cmd;
+mod baseline_cmd;
 mod check;
 mod doctor;
 mod gate;
@@ -14,6 +15,7 @@ mod pending;
 mod policy_cmd;
 mod receive;
 mod records;
+mod scan_cmd;
 pub mod tty;
 mod two_key;
 mod verify;
@@ -58,6 +60,10 @@ pub struct Global {
 enum Command {
     /// Check the staged changes, a range of commits, or the whole history
     Check(check::CheckArgs),
+    /// Record the findings present now in `.tollgate/baseline.toml`: reported as baselined, never blockers
+    Baseline(baseline_cmd::BaselineArgs),
+    /// Scan files, directories (respecting `.gitignore`) or stdin (`-`), inside or outside a repository
+    Scan(scan_cmd::ScanArgs),
     /// Validate or print the policy
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
@@ -142,6 +148,17 @@ impl Ctx {
         if let Some(rel) = repo.and_then(|r| self.explicit_policy_in(r)) {
             policy.guard_policy_file(&rel);
         }
+        if let Some(root) = repo.and_then(|r| r.workdir()) {
+            let path = root.join(crate::baseline::BASELINE_PATH);
+            match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    policy.baseline =
+                        crate::baseline::Baseline::parse(crate::baseline::BASELINE_PATH, &text)?;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => anyhow::bail!("cannot read `{}`: {e}", path.display()),
+            }
+        }
         Ok(policy)
     }
 
@@ -203,6 +220,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(&ctx, args),
         Command::Policy(cmd) => policy_cmd::run(&ctx, cmd),
+        Command::Baseline(args) => baseline_cmd::run(&ctx, args),
+        Command::Scan(args) => scan_cmd::run(&ctx, args),
         Command::Install(args) => install::install(&ctx, args),
         Command::Uninstall => install::uninstall(&ctx),
         Command::Override(args) => override_cmd::run(&ctx, args),
@@ -225,7 +244,17 @@ pub fn main() -> ExitCode {
         Err(e) => {
             let mut msg = e.to_string();
             for cause in e.chain().skip(1) {
-                let c = cause.to_string();
+                // libgit2's class and code numbers mean nothing to a user.
+                let c = match cause.downcast_ref::<git2::Error>() {
+                    Some(g)
+                        if g.code() == git2::ErrorCode::NotFound
+                            && msg.starts_with("not a git repository") =>
+                    {
+                        continue
+                    }
+                    Some(g) => g.message().to_string(),
+                    None => cause.to_string(),
+                };
                 if !msg.contains(&c) {
                     msg = format!("{msg}: {c}");
                 }

@@ -18,6 +18,14 @@ pub enum PolicyCommand {
         #[arg(long, value_enum, default_value_t = RulesFormat::Human, requires = "rules")]
         format: RulesFormat,
     },
+    /// Translate a gitleaks configuration into tollgate constraints (printed, or written with --output); what has no equivalent is listed with its line
+    ImportGitleaks {
+        /// The gitleaks file (`.gitleaks.toml`)
+        file: std::path::PathBuf,
+        /// Write the policy here instead of printing it (refuses to overwrite)
+        #[arg(long, short = 'o', value_name = "PATH")]
+        output: Option<std::path::PathBuf>,
+    },
 }
 
 /// Output format of `policy show --rules`.
@@ -32,6 +40,9 @@ pub enum RulesFormat {
 
 /// Runs a policy subcommand.
 pub fn run(ctx: &Ctx, cmd: PolicyCommand) -> anyhow::Result<Outcome> {
+    if let PolicyCommand::ImportGitleaks { file, output } = &cmd {
+        return import_gitleaks(ctx, file, output.as_deref());
+    }
     let repo = ctx.repo().ok();
     let policy = ctx.policy(repo.as_ref())?;
     match cmd {
@@ -60,6 +71,46 @@ pub fn run(ctx: &Ctx, cmd: PolicyCommand) -> anyhow::Result<Outcome> {
                     .stdout(&format!("{}\n", serde_json::to_string_pretty(&list)?)),
             }
         }
+        PolicyCommand::ImportGitleaks { .. } => unreachable!("handled above"),
+    }
+    Ok(Outcome::Pass)
+}
+
+fn import_gitleaks(
+    ctx: &Ctx,
+    file: &std::path::Path,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<Outcome> {
+    let name = file.display().to_string();
+    let text =
+        std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("cannot read `{name}`: {e}"))?;
+    let imported = crate::policy::import_gitleaks::import(&name, &text)?;
+    for n in &imported.notes {
+        ctx.printer
+            .warning(&format!("{name}:{}: {}", n.line, n.message));
+    }
+    // The result must load as a policy, or it is not written.
+    let shown = output.map_or("<imported>".to_string(), |p| p.display().to_string());
+    ctx.load_policy(Some(crate::policy::Source::new(
+        shown.clone(),
+        imported.policy.clone(),
+    )))?;
+    match output {
+        Some(path) => {
+            if path.exists() {
+                anyhow::bail!("`{shown}` exists; choose another --output or merge by hand");
+            }
+            std::fs::write(path, &imported.policy)
+                .map_err(|e| anyhow::anyhow!("cannot write `{shown}`: {e}"))?;
+            ctx.printer.info(&format!(
+                "tollgate: wrote {} constraint{} to `{shown}` ({} note{} above)",
+                imported.constraints,
+                if imported.constraints == 1 { "" } else { "s" },
+                imported.notes.len(),
+                if imported.notes.len() == 1 { "" } else { "s" }
+            ));
+        }
+        None => ctx.printer.stdout(&imported.policy),
     }
     Ok(Outcome::Pass)
 }

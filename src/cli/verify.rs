@@ -132,6 +132,14 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Outcome> {
         &all,
     )?;
 
+    let baselined = shown.iter().filter(|s| s.baselined.is_some()).count();
+    if baselined > 0 && args.format == VerifyFormat::Human {
+        ctx.printer.info(&format!(
+            "tollgate: {baselined} finding{} baselined in `{}` (reported, not blockers)",
+            if baselined == 1 { "" } else { "s" },
+            crate::baseline::BASELINE_PATH
+        ));
+    }
     if repo.ref_target(&args.notes_ref).is_none() && !judgement.blockers.is_empty() {
         ctx.printer.hint(&format!(
             "this clone has no `{}`; fetch the records first: git fetch origin '+{NOTES_REF}:{NOTES_REF}'",
@@ -195,7 +203,7 @@ impl Trusted {
                 None => Ok(None),
             }
         };
-        let (policy_source, policy) = match policy {
+        let (policy_source, mut policy) = match policy {
             Some(src) => (src.name.clone(), ctx.load_policy(Some(src))?),
             None => match from_base(".tollgate.toml")? {
                 Some((name, text)) => (
@@ -205,6 +213,10 @@ impl Trusted {
                 None => ("builtin:recommended".into(), ctx.load_policy(None)?),
             },
         };
+        // The baseline is policy data: from the same trusted tree.
+        if let Some((name, text)) = from_base(crate::baseline::BASELINE_PATH)? {
+            policy.baseline = crate::baseline::Baseline::parse(&name, &text)?;
+        }
         let (signers_source, signers) = match signers {
             Some(p) => (p.display().to_string(), AllowedSigners::load(p)?),
             None => {
@@ -367,6 +379,7 @@ pub(super) fn judge_commits(
     let branches: Vec<String> = update.map(|u| u.remote_ref.clone()).into_iter().collect();
     let today = crate::clock::now().date_naive();
     let used = crate::report::apply_allows(policy, &mut shown, &branches, today);
+    crate::report::apply_baseline(policy, &mut shown);
     let mut allow_notes = Vec::new();
     for (rule, used) in policy.allows.iter().zip(used) {
         if rule.expired(today) {
@@ -385,7 +398,9 @@ pub(super) fn judge_commits(
     }
     let blockers: Vec<Blocker> = shown
         .iter()
-        .filter(|s| s.finding.severity == Severity::Block && s.allowed_by.is_none())
+        .filter(|s| {
+            s.finding.severity == Severity::Block && s.allowed_by.is_none() && s.baselined.is_none()
+        })
         .filter_map(|s| {
             Some(Blocker {
                 finding: s.finding.clone(),

@@ -30,11 +30,13 @@ pub use blob::{OVERLAP, WINDOW};
 /// What went wrong talking to git.
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
-    /// Not inside a repository, or it cannot be opened.
-    #[error("not a git repository (or it cannot be opened): {0}")]
+    /// Not inside a repository, or it cannot be opened. The message is
+    /// libgit2's own without its class and code numbers, which mean
+    /// nothing to a user.
+    #[error("{}", open_message(.0))]
     Open(#[source] git2::Error),
     /// A git2 call failed.
-    #[error("{what}: {source}")]
+    #[error("{what}: {}", .source.message())]
     Git2 {
         /// What tollgate was doing.
         what: String,
@@ -114,6 +116,15 @@ fn removal_list(removed: &[(String, String)]) -> String {
     format!("on {s}")
 }
 
+/// What to say when no repository opens.
+fn open_message(e: &git2::Error) -> String {
+    if e.code() == git2::ErrorCode::NotFound {
+        "not a git repository (or any parent up to /): run inside a git repository".into()
+    } else {
+        format!("cannot open the git repository: {}", e.message())
+    }
+}
+
 trait Context<T> {
     fn ctx(self, what: impl FnOnce() -> String) -> Result<T, GitError>;
 }
@@ -182,6 +193,25 @@ impl Repo {
         let out = git_command(&dir, &["rev-parse", "--git-path", "hooks"])?;
         let p = PathBuf::from(out.trim_end_matches(['\n', '\r']));
         Ok(if p.is_absolute() { p } else { dir.join(p) })
+    }
+
+    /// Whether `path` (absolute, inside the working tree) is tracked: in
+    /// the index at stage 0. A hook file that is tracked is shared with the
+    /// team and must not be rewritten with this machine's paths.
+    pub fn is_tracked(&self, path: &Path) -> bool {
+        let (Some(root), Ok(index)) = (self.workdir(), self.repo.index()) else {
+            return false;
+        };
+        let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        let full = path
+            .parent()
+            .and_then(|d| d.canonicalize().ok())
+            .zip(path.file_name())
+            .map(|(d, n)| d.join(n))
+            .unwrap_or_else(|| path.to_path_buf());
+        full.strip_prefix(&root)
+            .ok()
+            .is_some_and(|rel| index.get_path(rel, 0).is_some())
     }
 
     /// A config string, if set.

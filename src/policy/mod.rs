@@ -8,6 +8,7 @@
 pub mod allow;
 mod diag;
 mod glob;
+pub mod import_gitleaks;
 pub mod model;
 mod packs;
 mod pattern;
@@ -26,7 +27,7 @@ pub use allow::AllowRule;
 pub use diag::{Diagnostic, Diagnostics};
 pub use glob::{BranchSet, PathSet};
 use model::*;
-pub use model::{BranchOp, Confidence, OverrideMode, Severity, Tier, WarningMode};
+pub use model::{BranchOp, Confidence, NoTerminal, OverrideMode, Severity, Tier, WarningMode};
 #[cfg(test)]
 pub use packs::SECRET_CASES;
 pub use packs::{builtin_pack, builtin_parts, BUILTIN_PACKS, KNOWN_PUBLIC, SECRET_FAMILIES};
@@ -66,6 +67,8 @@ pub struct Policy {
     /// `[settings] unscanned`: how a blob whose content could not be read
     /// is judged (a warning unless the policy says `block`).
     pub unscanned: Severity,
+    /// `[settings] warnings-without-terminal`.
+    pub warnings_without_terminal: NoTerminal,
     /// `[overrides] max-ttl`.
     pub max_ttl: Option<Duration>,
     /// `[overrides] reasons`: when non-empty, `--code` must be one of them.
@@ -82,6 +85,9 @@ pub struct Policy {
     pub sources: Vec<String>,
     /// `[[allow]]` rules, validated.
     pub allows: Vec<AllowRule>,
+    /// The findings baselined in `.tollgate/baseline.toml` (set by whoever
+    /// loads the policy, from the same tree; empty by default).
+    pub baseline: crate::baseline::Baseline,
     raw_settings: RawSettings,
     raw_overrides: RawOverrides,
 }
@@ -292,6 +298,9 @@ impl Loader {
             if s.unscanned.is_some() {
                 self.settings.unscanned = s.unscanned;
             }
+            if s.warnings_without_terminal.is_some() {
+                self.settings.warnings_without_terminal = s.warnings_without_terminal;
+            }
         }
         if let Some(o) = parsed.overrides {
             if o.max_ttl.is_some() {
@@ -396,6 +405,7 @@ impl Loader {
             constraints: self.constraints,
             warnings: self.settings.warnings.unwrap_or_default(),
             unscanned: self.settings.unscanned.unwrap_or(Severity::Warn),
+            warnings_without_terminal: self.settings.warnings_without_terminal.unwrap_or_default(),
             max_ttl,
             reasons: self
                 .overrides
@@ -422,6 +432,7 @@ impl Loader {
                 .is_some_and(|p| *p.get_ref()),
             sources: self.sources,
             allows,
+            baseline: crate::baseline::Baseline::default(),
             raw_settings: self.settings,
             raw_overrides: self.overrides,
         })

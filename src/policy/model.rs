@@ -243,6 +243,20 @@ pub struct RawSettings {
     /// Severity of a blob whose content could not be read (`warn`, `block`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unscanned: Option<Severity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warnings_without_terminal: Option<NoTerminal>,
+}
+
+/// What happens to warnings that need acknowledgement when there is no
+/// terminal to ask on (an IDE's commit button, a GUI client, a script).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoTerminal {
+    /// The operation stops (unless `TOLLGATE_YES=1` acknowledges them).
+    #[default]
+    Block,
+    /// The warnings are printed and the operation proceeds.
+    Print,
 }
 
 /// What happens when only warnings remain.

@@ -33,6 +33,10 @@ pub struct Shown {
     /// The `[[allow]]` rule that passes it, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_by: Option<String>,
+    /// The reason given in `.tollgate/baseline.toml`, when the finding is
+    /// baselined (reported, never a blocker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baselined: Option<String>,
 }
 
 /// Numbers findings: blockers `B1…`, warnings `W1…`, in the order found.
@@ -55,6 +59,7 @@ pub fn number(findings: Vec<Finding>) -> Vec<Shown> {
                 id,
                 finding,
                 allowed_by: None,
+                baselined: None,
             }
         })
         .collect()
@@ -81,6 +86,28 @@ pub fn apply_allows(
         }
     }
     used
+}
+
+/// Marks the findings the policy's baseline lists (those no allow rule
+/// already passes); returns how many.
+pub fn apply_baseline(policy: &crate::policy::Policy, shown: &mut [Shown]) -> usize {
+    if policy.baseline.findings.is_empty() {
+        return 0;
+    }
+    let hits: Vec<Option<String>> = policy
+        .baseline
+        .baselined(shown.iter().map(|s| &s.finding))
+        .into_iter()
+        .map(|e| e.map(|e| e.reason.clone()))
+        .collect();
+    let mut n = 0;
+    for (s, hit) in shown.iter_mut().zip(hits) {
+        if s.allowed_by.is_none() && hit.is_some() {
+            s.baselined = hit;
+            n += 1;
+        }
+    }
+    n
 }
 
 /// The one output path.

@@ -114,6 +114,16 @@ impl Run {
         self
     }
 
+    /// Asserts that stdout contains `needle`.
+    #[track_caller]
+    pub fn stdout_has(&self, needle: &str) -> &Self {
+        assert!(
+            self.out().contains(needle),
+            "stdout lacks {needle:?}\n{self}"
+        );
+        self
+    }
+
     /// Asserts that stderr does not contain `needle`.
     #[track_caller]
     pub fn stderr_lacks(&self, needle: &str) -> &Self {
