@@ -14,4 +14,5 @@ pub mod git;
 pub mod overrides;
 pub mod policy;
 pub mod report;
+pub mod ship;
 pub mod state;
