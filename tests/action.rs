@@ -400,7 +400,7 @@ fn a_pull_request_is_judged_from_its_merge_base_and_reports_go_to_files() {
     let json: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(out.join("tollgate-verify.json")).unwrap())
             .unwrap();
-    assert_eq!(json["result"], "blocked");
+    assert_eq!(json["result"], "fail");
     let sarif: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(out.join("tollgate-verify.sarif")).unwrap())
             .unwrap();
