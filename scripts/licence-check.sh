@@ -4,7 +4,7 @@
 # deny.toml; proof that the same check fails on a planted GPL dependency;
 # and that THIRD-PARTY-NOTICES.md matches Cargo.lock. Run by .ci/run.
 #
-# The tools are installed once with `cargo install --locked` into
+# cargo-deny is installed once with `cargo install --locked` into
 # TOLLGATE_CI_TOOLS (default ~/.cache/tollgate/ci-tools, outside the
 # checkout, so a fresh clone reuses them) and reinstalled when the pinned
 # version changes.
@@ -12,7 +12,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DENY_VERSION=0.20.2
-ABOUT_VERSION=0.9.3
 tools=${TOLLGATE_CI_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/tollgate/ci-tools}
 export PATH="$tools/bin:$PATH"
 
@@ -23,7 +22,6 @@ install_tool() { # crate version
   fi
 }
 install_tool cargo-deny "$DENY_VERSION"
-install_tool cargo-about "$ABOUT_VERSION"
 
 echo "== cargo deny: licences, bans, sources" >&2
 cargo deny --locked check --config deny.toml licenses bans sources

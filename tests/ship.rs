@@ -90,8 +90,16 @@ fn version_json_has_commit_date_target_and_features() {
 
     let human = repo.tollgate(&["version"]);
     human.success();
-    assert!(human.out().contains(&format!("commit: {commit}\n")), "{}", human.out());
-    assert!(human.out().contains("features: test-clock\n"), "{}", human.out());
+    assert!(
+        human.out().contains(&format!("commit: {commit}\n")),
+        "{}",
+        human.out()
+    );
+    assert!(
+        human.out().contains("features: test-clock\n"),
+        "{}",
+        human.out()
+    );
     repo.tollgate(&["version", "--format", "yaml"]).code(2);
 }
 
