@@ -19,5 +19,6 @@ pub mod overrides;
 pub mod policy;
 pub mod report;
 pub mod scan;
+pub mod ship;
 pub mod state;
 pub mod trust;

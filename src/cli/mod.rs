@@ -16,6 +16,7 @@ mod policy_cmd;
 mod receive;
 mod records;
 mod scan_cmd;
+mod ship_cmd;
 pub mod tty;
 mod two_key;
 mod verify;
@@ -31,7 +32,12 @@ use crate::report::{ColorChoice, Printer};
 
 /// tollgate: a git safety gate with scoped, single-use, audited overrides.
 #[derive(Debug, Parser)]
-#[command(name = "tollgate", version, about, max_term_width = 100)]
+#[command(
+    name = "tollgate",
+    version = crate::ship::build::LONG_VERSION,
+    about,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(flatten)]
     global: Global,
@@ -93,6 +99,10 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the version, commit, build date, target and features (for bug reports)
+    Version(ship_cmd::VersionArgs),
+    /// Write a man page for tollgate and each subcommand into a folder
+    Man(ship_cmd::ManArgs),
 }
 
 /// How a command ended.
@@ -237,6 +247,8 @@ pub fn main() -> ExitCode {
             ctx.printer.stdout(&String::from_utf8_lossy(&out));
             Ok(Outcome::Pass)
         }
+        Command::Version(args) => ship_cmd::version(&ctx, args),
+        Command::Man(args) => ship_cmd::man(&ctx, args),
     };
     match result {
         Ok(Outcome::Pass) => ExitCode::SUCCESS,
