@@ -183,7 +183,7 @@ fn a_base_with_two_key_constraints_makes_policy_changes_two_key() {
     .success();
     ci.tollgate(&["verify", "--old", &base, "--new", &head, "--ref", "main"])
         .code(1)
-        .stderr_has("`tollgate-policy-change` needs a two-key approval")
+        .stderr_has("`tollgate-policy-change` needs approval tier `two-key`")
         .stderr_has("uncovered B1  `tollgate-policy-change`");
 }
 
