@@ -357,6 +357,7 @@ fn a_file_renamed_out_of_an_allow_listed_path_is_blocked_at_commit_push_and_veri
         .stderr_lacks("aws-access-key-id");
 
     // Out of it, at commit.
+    std::fs::create_dir_all(repo.path("src")).unwrap();
     repo.git(&["mv", "tests/fixtures/k.txt", "src/keys.txt"])
         .success();
     repo.git_env(&["commit", "-qm", "move to src"], &at_now())

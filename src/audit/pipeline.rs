@@ -203,14 +203,10 @@ pub fn flush(repo: &Repo) -> anyhow::Result<Flushed> {
     if dir.is_empty() {
         return Ok(done);
     }
-    let own: Option<AllowedSigners> = signer(repo).ok().and_then(|s| {
-        let public = s.key.public_key().ok()?.to_openssh().ok()?;
-        AllowedSigners::parse(
-            &format!("{} {public}\n", s.identity.email),
-            Path::new("(your own signing key)"),
-        )
-        .ok()
-    });
+    // Records signed by this repository's signer (judged with the signer
+    // list the hooks use, so its options such as `no-touch-required` apply).
+    let me = signer(repo).ok().map(|s| s.identity.key_fingerprint);
+    let own: Option<AllowedSigners> = local_signers(repo).ok().map(|(l, _)| l);
     let ledger = crate::overrides::ledger::Ledger::at(&repo.state_dir()).read()?;
     let now = crate::clock::now();
     for (path, pending) in dir.list()? {
@@ -228,9 +224,10 @@ pub fn flush(repo: &Repo) -> anyhow::Result<Flushed> {
             }
         };
         let id = crate::overrides::token_id(&record.token_id);
-        let ours = own
-            .as_ref()
-            .is_some_and(|o| record.verify(o, record.consumed).is_ok());
+        let ours = me.as_deref() == Some(record.requester.key_fingerprint.as_str())
+            && own
+                .as_ref()
+                .is_some_and(|o| record.verify(o, record.consumed).is_ok());
         if !ours {
             let to = dir
                 .reject(&path)

@@ -114,14 +114,20 @@ pub fn emit(
         Outcome::Pass => "warn",
     };
     match format {
-        Format::Json => ctx.printer.stdout(
-            &CheckReport::new(event, result, shown)
-                .with_people(
+        Format::Json => {
+            let report = CheckReport::new(event, result, shown);
+            // Only a commit or a push is overridden by a person; a range
+            // or history is what CI judges.
+            let report = if matches!(event, "commit" | "push") {
+                report.with_people(
                     policy,
                     crate::gate::agent::detect(|k| std::env::var(k).ok()).as_ref(),
                 )
-                .to_json(),
-        ),
+            } else {
+                report
+            };
+            ctx.printer.stdout(&report.to_json())
+        }
         Format::Sarif => {
             let mut log = SarifBuilder::new(env!("CARGO_PKG_VERSION"));
             log.policy_rules(policy)

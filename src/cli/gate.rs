@@ -83,6 +83,16 @@ pub fn decide(
                 for line in crate::gate::agent::instructions(&who, ids[0], tier) {
                     printer.hint(&line);
                 }
+                if agent.is_none() {
+                    // A person without a terminal here (an IDE) can still
+                    // run the override from one.
+                    printer.hint("a person at a terminal can also run:");
+                    printer.hint(&format!(
+                        "    {} override {} --reason \"<why>\"",
+                        self_command(),
+                        ids[0]
+                    ));
+                }
             } else {
                 printer.hint(
                     "fix the change, or if it is intended, request a scoped one-time override:",

@@ -369,7 +369,7 @@ mod tests {
         let repo = Repository::init(dir.path()).unwrap();
         let re = regex::bytes::Regex::new(r"KEY[0-9]{30}").unwrap();
         let key = b"KEY123456789012345678901234567890";
-        let size = 3 * WINDOW + 12345;
+        let size = 3 * WINDOW + OVERLAP + 12345;
         let mut data = vec![b'.'; size];
         // Just before, across and just after each edge, and at both ends.
         let mut at = vec![0, size - key.len()];
@@ -425,7 +425,7 @@ mod tests {
         .unwrap();
         assert_eq!(seen, [line]);
 
-        let mut bin = vec![0u8; WINDOW + 3];
+        let mut bin = vec![0u8; WINDOW + 16];
         bin[WINDOW - 4..WINDOW + 2].copy_from_slice(b"\0\0\0\0\0\0");
         let at = WINDOW - 10;
         for (i, b) in b"KEY12345".iter().enumerate() {
