@@ -1,21 +1,20 @@
 //! Build script, two jobs.
 //!
-//! 1. Embeds the builtin secret rule families: every `policies/secrets/*.toml`
+//! Embeds the builtin secret rule families: every `policies/secrets/*.toml`
 //! becomes part of `builtin:recommended`, and every
 //! `tests/fixtures/secret-cases/*.toml` is a case file of the pack test, so
 //! a family file dropped into either directory is picked up without a list
 //! to keep in step.
-
 //!
-//! 2. Stamps the binary with the commit it was built from, the
-//! build date, the target and the enabled features, for `tollgate --version`
-//! and `tollgate version --format json` (so a bug report names its build).
-//!
+//! Stamps the binary with the commit it was built from, the build date, the
+//! target and the enabled features, for `tollgate --version` and
+//! `tollgate version --format json` (so a bug report names its build).
 //! Sources, in order: `git` in this crate's own checkout; the
 //! `.cargo_vcs_info.json` that `cargo package` writes into a crates.io
 //! tarball; else no commit (a plain source tarball builds all the same). The
 //! date is `SOURCE_DATE_EPOCH` when set (reproducible release builds), else
 //! today. Nothing here can fail the build.
+
 use std::env;
 use std::fmt::Write as _;
 use std::fs;

@@ -183,15 +183,9 @@ fn without_a_security_key_presence_is_refused_before_minting() {
     assert!(err.contains("needs approval tier `presence`"), "{err}");
     assert!(err.contains("git config tollgate.approvalKey"), "{err}");
     // A plain key is not a security key.
-    dev.git(&[
-        "config",
-        "tollgate.approvalKey",
-        &dev.git(&["config", "tollgate.signingKey"])
-            .out()
-            .trim()
-            .to_string(),
-    ])
-    .success();
+    let plain = dev.git(&["config", "tollgate.signingKey"]).out();
+    dev.git(&["config", "tollgate.approvalKey", plain.trim()])
+        .success();
     let (code, _, err, _) = refusal(&dev);
     assert_eq!(code, 1);
     assert!(err.contains("need a FIDO security key"), "{err}");

@@ -134,7 +134,13 @@ fn pusher(dev: &Repo, name: &str, branch: &str) -> Repo {
     p
 }
 
+/// The 32-pusher tests and the kill test measure timing under contention;
+/// run in parallel with each other on two cores they starve one another, so
+/// they take turns.
+static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn many_pushers_at_once(server: bool, n: usize) {
+    let _turn = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
     let (dev, base) = team(server);
     // Each pusher's branch: one commit holding a secret, blocked without
     // its record.
@@ -519,6 +525,7 @@ fn wait_session(sid: u32) {
 
 #[test]
 fn a_notes_push_killed_at_growing_delays_loses_nothing_and_the_next_run_finishes() {
+    let _turn = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
     let (alice, base) = team(false);
     let bob = alice.clone_as("bob", "bob@example.com", true);
     let leak = alice.commit_unchecked("a.py", aws_line(), "leak");

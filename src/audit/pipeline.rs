@@ -348,7 +348,9 @@ pub fn covered_by_records(
     }
     let (signers, _) = local_signers(repo)?;
     let shapes = |c: &str| repo.shape_of(c);
-    let uses = verify::token_uses(&repo.all_notes(NOTES_REF)?, &shapes);
+    // Token ids over the whole trail, from the cache (only notes changed
+    // since it was made are read).
+    let uses = super::index::token_uses(repo, NOTES_REF)?;
     let j = verify::judge(policy, &signers, blockers, &notes, &uses, &shapes);
     for r in &j.records {
         if let verify::RecordStatus::Invalid(why) = &r.status {

@@ -317,17 +317,16 @@ impl AuditRecord {
             (None, _) if !is_hex(&self.commit, &[40, 64]) => {
                 return invalid("`commit` must be a full lower-case hex object id".into());
             }
-            (Some(t), true) => {
+            (Some(t), true)
                 if !is_hex(t, &[40, 64])
                     || self
                         .parent
                         .as_deref()
-                        .is_some_and(|p| !is_hex(p, &[40, 64]))
-                {
-                    return invalid(
-                        "`tree` and `parent` must be full lower-case hex object ids".into(),
-                    );
-                }
+                        .is_some_and(|p| !is_hex(p, &[40, 64])) =>
+            {
+                return invalid(
+                    "`tree` and `parent` must be full lower-case hex object ids".into(),
+                );
             }
             (Some(_), false) => {
                 return invalid("a record names its `commit` or its `tree`, not both".into());

@@ -176,7 +176,7 @@ pub fn prepare(
         };
         let Some(s) = last.findings.iter().find(|s| s.id == upper) else {
             return Ok(Err(Refusal::NoSuchFinding {
-                event: last.event.clone(),
+                event: last.event,
                 id: upper,
             }));
         };
@@ -217,15 +217,12 @@ pub fn prepare(
     if c.override_mode == OverrideMode::Never {
         return Ok(Err(Refusal::Never(c.id.clone())));
     }
-    match (tier == Tier::TwoKey, want) {
-        (true, Want::Token) => {
-            return Ok(Err(Refusal::NeedsTwoKey {
-                constraint: c.id.clone(),
-                id: wanted,
-                approvers: policy.approvers_for(c).to_vec(),
-            }))
-        }
-        _ => {}
+    if tier == Tier::TwoKey && want == Want::Token {
+        return Ok(Err(Refusal::NeedsTwoKey {
+            constraint: c.id.clone(),
+            id: wanted,
+            approvers: policy.approvers_for(c).to_vec(),
+        }));
     }
     let reason = asked.reason.unwrap_or_default();
     if reason.trim().is_empty() {

@@ -94,7 +94,7 @@ pub fn missing(repo: &Repo, kind: &str, scope: &Scope, commit: Option<&str>) -> 
         .filter_map(|n| get(&fields, n))
         .chain(commit)
         .filter(|s| *s != ZERO)
-        .filter(|s| Oid::from_str(s).map_or(false, |o| !repo.has_object(o)))
+        .filter(|s| Oid::from_str(s).is_ok_and(|o| !repo.has_object(o)))
         .map(str::to_string)
         .collect()
 }
@@ -146,7 +146,7 @@ pub fn recompute(
         let (old_o, new_o) = (some(old), some(new));
         let all_present = [&old_o, &new_o]
             .iter()
-            .all(|s| s.as_deref().map_or(true, present));
+            .all(|s| s.as_deref().is_none_or(present));
         for (label, sha) in [("old", &old_o), ("new", &new_o)] {
             if let Some(sha) = sha {
                 shown.push(match subject(sha) {

@@ -66,7 +66,7 @@ pub fn fingerprint_of(constraint: &str, kind: &str, scope: &Scope) -> Option<Str
 }
 
 fn unhex(h: &str) -> Option<Vec<u8>> {
-    if h.len() % 2 != 0 {
+    if !h.len().is_multiple_of(2) {
         return None;
     }
     (0..h.len())

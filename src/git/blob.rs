@@ -104,7 +104,10 @@ fn as_text(old: &[u8]) -> Cow<'_, [u8]> {
 
 /// Runs of added lines of `new` against `old`, compared as text whatever
 /// bytes they hold.
-fn diff_lines(old: &[u8], new: &[u8]) -> Result<Vec<(u32, Cow<'static, [u8]>)>, GitError> {
+/// Added lines: each line's 1-based number and its bytes.
+type AddedLines = Vec<(u32, Cow<'static, [u8]>)>;
+
+fn diff_lines(old: &[u8], new: &[u8]) -> Result<AddedLines, GitError> {
     let mut opts = DiffOptions::new();
     opts.context_lines(0).force_text(true);
     let patch = Patch::from_buffers(old, None, new, None, Some(&mut opts))

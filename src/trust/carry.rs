@@ -47,6 +47,7 @@ const CARRIED_KINDS: &[&str] = &["secret", "forbidden-path", "max-file-size", "p
 /// Covers what it can of `judgement`'s uncovered blockers with records on
 /// other commits (see the module documentation); adds those records to
 /// `judgement.records` and returns what it carried.
+#[allow(clippy::too_many_arguments)] // the judge's inputs, plus the re-scan
 pub fn carry<E>(
     policy: &Policy,
     signers: &AllowedSigners,
