@@ -103,73 +103,24 @@ fn a_presence_override_passes_commit_push_server_and_ci() {
         .success()
         .stderr_has("approval `presence` (security-key touch)");
     // By hand, with OpenSSH alone: the record's signature…
-    let dir = dev.tmp.path();
-    let v: serde_json::Value = serde_json::from_str(&record).unwrap();
-    let mut unsigned = v.clone();
-    unsigned.as_object_mut().unwrap().remove("signature");
-    let body = tollgate::audit::jcs::canonicalize(&unsigned).unwrap();
-    std::fs::write(dir.join("record.json"), &body).unwrap();
-    std::fs::write(
-        dir.join("record.sig"),
-        tollgate::audit::sshsig::armor(v["signature"].as_str().unwrap()),
-    )
-    .unwrap();
     let signers = ci.path(".tollgate/allowed_signers");
-    let check = std::process::Command::new("ssh-keygen")
-        .args([
-            "-Y",
-            "verify",
-            "-n",
-            "tollgate",
-            "-I",
-            "author@example.com",
-            "-f",
-        ])
-        .arg(&signers)
-        .arg("-s")
-        .arg(dir.join("record.sig"))
-        .stdin(std::fs::File::open(dir.join("record.json")).unwrap())
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    let v: serde_json::Value = serde_json::from_str(&record).unwrap();
+    let (ok, out) = verify_by_hand(&dev, "record", &v, &signers);
+    assert!(ok, "{out}");
     // …and the grant's, made by the security key, with its flags.
     let grant = tollgate::audit::grant::Grant::decode(v["grant"].as_str().unwrap()).unwrap();
-    let mut g = serde_json::to_value(&grant).unwrap();
-    let sig = g.as_object_mut().unwrap().remove("signature").unwrap();
-    std::fs::write(
-        dir.join("grant.json"),
-        tollgate::audit::jcs::canonicalize(&g).unwrap(),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("grant.sig"),
-        tollgate::audit::sshsig::armor(sig.as_str().unwrap()),
-    )
-    .unwrap();
-    let check = std::process::Command::new("ssh-keygen")
-        .args([
-            "-Y",
-            "verify",
-            "-n",
-            "tollgate",
-            "-I",
-            "author@example.com",
-            "-f",
-        ])
-        .arg(&signers)
-        .arg("-s")
-        .arg(dir.join("grant.sig"))
-        .stdin(std::fs::File::open(dir.join("grant.json")).unwrap())
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&check.stdout).into_owned()
-        + &String::from_utf8_lossy(&check.stderr);
-    assert!(check.status.success(), "{out}");
+    let (ok, out) = verify_by_hand(
+        &dev,
+        "grant",
+        &serde_json::to_value(&grant).unwrap(),
+        &signers,
+    );
+    assert!(ok, "{out}");
     assert!(out.contains("ED25519-SK"), "{out}");
+    let mut edited = serde_json::to_value(&grant).unwrap();
+    edited["reason"] = "edited after the touch".into();
+    let (ok, out) = verify_by_hand(&dev, "edited", &edited, &signers);
+    assert!(!ok, "an edited grant must not verify: {out}");
 }
 
 #[test]
@@ -231,4 +182,53 @@ fn verify_required_without_user_verification_fails() {
     assert_eq!(code, 1, "{out}\n{err}\n{screen}");
     assert!(err.contains("verif"), "{err}");
     assert!(err.contains("no token was minted"), "{err}");
+}
+
+/// `ssh-keygen -Y verify -n tollgate` of a signed tollgate document (its
+/// canonical JSON without `signature`, against `signature`), as a person
+/// checks one by hand; returns whether it passed and what it printed.
+fn verify_by_hand(
+    dev: &Repo,
+    name: &str,
+    doc: &serde_json::Value,
+    signers: &std::path::Path,
+) -> (bool, String) {
+    let dir = dev.tmp.path();
+    let mut unsigned = doc.clone();
+    let sig = unsigned
+        .as_object_mut()
+        .unwrap()
+        .remove("signature")
+        .unwrap();
+    let body = dir.join(format!("{name}.json"));
+    let armored = dir.join(format!("{name}.sig"));
+    std::fs::write(
+        &body,
+        tollgate::audit::jcs::canonicalize(&unsigned).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        &armored,
+        tollgate::audit::sshsig::armor(sig.as_str().unwrap()),
+    )
+    .unwrap();
+    let check = std::process::Command::new("ssh-keygen")
+        .args([
+            "-Y",
+            "verify",
+            "-n",
+            "tollgate",
+            "-I",
+            "author@example.com",
+            "-f",
+        ])
+        .arg(signers)
+        .arg("-s")
+        .arg(&armored)
+        .stdin(std::fs::File::open(&body).unwrap())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&check.stdout).into_owned()
+        + &String::from_utf8_lossy(&check.stderr);
+    (check.status.success(), out)
 }
