@@ -431,15 +431,7 @@ pub fn check_entry(
                 .unwrap_or_default();
             let (req, _) = super::approval::check_pair(request, approval, signers, &approvers)
                 .map_err(|e| format!("ledger entry {id}: {e}"))?;
-            if req.requester.key_fingerprint != consumer.key_fingerprint {
-                return Err(format!(
-                    "token {id} was minted for {} ({}); you are signing as {} ({}): only the person it was minted for can use it",
-                    req.requester.email,
-                    req.requester.key_fingerprint,
-                    consumer.email,
-                    consumer.key_fingerprint
-                ));
-            }
+            same_consumer(id, &req.requester, consumer)?;
             if req.fingerprint != finding.fingerprint || req.expires != entry.expires {
                 return Err(format!(
                     "ledger entry {id} does not match its signed request (blocker or lifetime edited)"
@@ -463,20 +455,24 @@ pub fn check_entry(
                     "ledger entry {id} does not match its signed grant (token, blocker, tier or lifetime edited)"
                 ));
             }
-            if g.requester.key_fingerprint != consumer.key_fingerprint
-                || !g.requester.email.eq_ignore_ascii_case(&consumer.email)
-            {
-                return Err(format!(
-                    "token {id} was minted for {} ({}); you are signing as {} ({}): only the person it was minted for can use it",
-                    g.requester.email,
-                    g.requester.key_fingerprint,
-                    consumer.email,
-                    consumer.key_fingerprint
-                ));
-            }
+            same_consumer(id, &g.requester, consumer)?;
             g.verify(signers)
                 .map_err(|e| format!("ledger entry {id}: its grant: {e}"))?;
         }
     }
     Ok(())
+}
+
+/// A token is consumed only by the person (key and principal) it was
+/// minted for.
+fn same_consumer(id: &str, minted_for: &Identity, consumer: &Identity) -> Result<(), String> {
+    if minted_for.key_fingerprint == consumer.key_fingerprint
+        && minted_for.email.eq_ignore_ascii_case(&consumer.email)
+    {
+        return Ok(());
+    }
+    Err(format!(
+        "token {id} was minted for {} ({}); you are signing as {} ({}): only the person it was minted for can use it",
+        minted_for.email, minted_for.key_fingerprint, consumer.email, consumer.key_fingerprint
+    ))
 }

@@ -295,28 +295,17 @@ fn mint(
         return refuse(ctx, "override approval needs a terminal: a person must type the challenge code shown there (no controlling terminal found)");
     };
     let who = gate::who(repo);
-    let mut entry = Entry {
-        id: String::new(),
-        token_sha256: None,
-        state: State::Active,
-        fingerprint: f.fingerprint.clone(),
-        constraint: f.constraint.clone(),
-        kind: f.kind.clone(),
-        severity: f.severity,
-        location: f.location.clone(),
-        event: kind,
-        reason: p.reason.clone(),
-        code: p.code.clone(),
-        who: who.clone(),
-        method: p.tier,
-        grant: None,
-        minted: now,
-        expires: now + chrono::Duration::from_std(ttl)?,
-        used_at: None,
-        used_for: None,
-        request: None,
-        approval: None,
-    };
+    let mut entry = Entry::for_finding(
+        f,
+        kind,
+        State::Active,
+        p.reason.clone(),
+        p.code.clone(),
+        who.clone(),
+        p.tier,
+        now,
+        now + chrono::Duration::from_std(ttl)?,
+    );
     let context = match &approver_key {
         Some((_, fp)) => {
             format!("  approval: tier `presence`; after the code, touch your security key ({fp})\n")

@@ -42,24 +42,17 @@ pub fn request_for_person(
     let entry = Entry {
         id: id.clone(),
         token_sha256: Some(hash),
-        state: State::Requested,
-        fingerprint: f.fingerprint.clone(),
-        constraint: f.constraint.clone(),
-        kind: f.kind.clone(),
-        severity: f.severity,
-        location: f.location.clone(),
-        event: kind,
-        reason: p.reason.clone(),
-        code: p.code.clone(),
-        who: who.clone(),
-        method: p.tier,
-        grant: None,
-        minted: now,
-        expires: now + chrono::Duration::from_std(p.ttl)?,
-        used_at: None,
-        used_for: None,
-        request: None,
-        approval: None,
+        ..Entry::for_finding(
+            f,
+            kind,
+            State::Requested,
+            p.reason.clone(),
+            p.code.clone(),
+            who.clone(),
+            p.tier,
+            now,
+            now + chrono::Duration::from_std(p.ttl)?,
+        )
     };
     let fingerprint = f.fingerprint.clone();
     ledger.update(|d| {

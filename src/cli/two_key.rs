@@ -101,25 +101,18 @@ pub fn request(
     let who = super::gate::who(repo);
     let entry = Entry {
         id: id.clone(),
-        token_sha256: None,
-        state: State::Requested,
-        fingerprint: f.fingerprint.clone(),
-        constraint: f.constraint.clone(),
-        kind: f.kind.clone(),
-        severity: f.severity,
-        location: f.location.clone(),
-        event: p.scope.event,
-        reason: p.reason,
-        code: p.code,
-        who: who.clone(),
-        method: Tier::TwoKey,
-        grant: None,
-        minted: now,
-        expires,
-        used_at: None,
-        used_for: None,
         request: Some(encoded.clone()),
-        approval: None,
+        ..Entry::for_finding(
+            f,
+            p.scope.event,
+            State::Requested,
+            p.reason,
+            p.code,
+            who.clone(),
+            Tier::TwoKey,
+            now,
+            expires,
+        )
     };
     ledger.update(|d| {
         d.add(entry, &who.to_string(), "two-key request signed", now);

@@ -157,6 +157,47 @@ impl Entry {
     }
 }
 
+impl Entry {
+    /// A new entry for the blocker `f`, met in an event of `event`, with
+    /// no token yet and no approval documents: the caller sets `id`,
+    /// `token_sha256` and the grant or two-key documents.
+    #[allow(clippy::too_many_arguments)]
+    pub fn for_finding(
+        f: &crate::check::Finding,
+        event: EventKind,
+        state: State,
+        reason: String,
+        code: Option<String>,
+        who: Who,
+        method: Tier,
+        minted: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Entry {
+        Entry {
+            id: String::new(),
+            token_sha256: None,
+            state,
+            fingerprint: f.fingerprint.clone(),
+            constraint: f.constraint.clone(),
+            kind: f.kind.clone(),
+            severity: f.severity,
+            location: f.location.clone(),
+            event,
+            reason,
+            code,
+            who,
+            method,
+            grant: None,
+            minted,
+            expires,
+            used_at: None,
+            used_for: None,
+            request: None,
+            approval: None,
+        }
+    }
+}
+
 /// One state change.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrailEntry {
