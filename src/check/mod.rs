@@ -154,6 +154,9 @@ pub struct RefUpdate {
     pub forced: bool,
 }
 
+/// The all-zero sha git writes for "no commit" (a new or deleted ref).
+pub const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
+
 /// The operation a blocker stops, as written in ledgers, requests, grants
 /// and records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use super::{escape_controls, finding, Findings, Location, PathChange};
 use crate::policy::{Constraint, PolicyChangeSpec};
 
-const ZERO: &str = "0000000000000000000000000000000000000000";
+use super::ZERO_SHA as ZERO;
 
 /// At most this many items of evidence are listed; the rest are counted.
 const MAX_ITEMS: usize = 6;

@@ -9,7 +9,7 @@ use super::force_push::short;
 use super::{finding, CommitTarget, Findings, Location, RefUpdate};
 use crate::policy::{BranchOp, BranchSet, Constraint};
 
-const ZERO: &str = "0000000000000000000000000000000000000000";
+use super::ZERO_SHA as ZERO;
 
 /// A push that updates or deletes a matching branch.
 pub fn evaluate_update(

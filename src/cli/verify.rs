@@ -22,7 +22,7 @@ use crate::git::{Repo, NOTES_REF};
 use crate::policy::{Policy, Severity, Source};
 use crate::report::{Printer, Shown};
 
-const ZERO: &str = "0000000000000000000000000000000000000000";
+use crate::check::ZERO_SHA as ZERO;
 
 /// Output format of `verify`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

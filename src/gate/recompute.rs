@@ -66,7 +66,7 @@ impl std::fmt::Display for Refusal {
     }
 }
 
-const ZERO: &str = "0000000000000000000000000000000000000000";
+use crate::check::ZERO_SHA as ZERO;
 
 fn describe(fields: &[Field]) -> String {
     fields
