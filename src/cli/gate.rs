@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::check::{Engine, Finding};
-use crate::gate::{evaluate, event_branches, used_for, Event};
+use crate::gate::{evaluate, evaluate_with, event_branches, used_for, Event};
 use crate::git::{PushLine, Repo};
 use crate::overrides::{self, ledger::Ledger, Coverage};
 use crate::policy::{Severity, WarningMode};
@@ -216,8 +216,17 @@ pub fn run(
     tokens: &[String],
 ) -> anyhow::Result<(Outcome, Vec<Shown>)> {
     let now = crate::clock::now();
-    let findings = evaluate(repo, engine, event)?;
+    let findings = match event {
+        Event::Range { .. } | Event::History => {
+            let mut progress = printer.progress();
+            let findings = evaluate_with(repo, engine, event, &mut |d, t| progress.commits(d, t))?;
+            progress.done();
+            findings
+        }
+        _ => evaluate(repo, engine, event)?,
+    };
     let mut shown = crate::report::number(findings);
+    crate::report::add_commit_meta(&mut shown, |c| repo.commit_meta(c));
     let policy = engine.policy();
     if !shown.is_empty() && !policy.allows.is_empty() {
         // The branch is looked up only when a rule could need it.

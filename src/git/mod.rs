@@ -138,6 +138,17 @@ impl<T> Context<T> for Result<T, git2::Error> {
     }
 }
 
+/// Who wrote a commit, when, and its subject (for reports).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitMeta {
+    /// `Name <email>` of the author.
+    pub author: String,
+    /// The author date, RFC 3339 to the second.
+    pub date: String,
+    /// The first line of the message.
+    pub subject: String,
+}
+
 /// An open repository.
 pub struct Repo {
     repo: Repository,
@@ -374,6 +385,29 @@ impl Repo {
         let c = self.repo.find_commit(commit).ok()?;
         let s = String::from_utf8_lossy(c.message_bytes()).into_owned();
         s.lines().next().map(str::to_owned)
+    }
+
+    /// Who wrote a commit, when (author date, RFC 3339 to the second in the
+    /// author's own offset) and its subject; `None` for a sha that is not
+    /// a commit here. Names and subjects are lossy UTF-8, as written.
+    pub fn commit_meta(&self, commit: &str) -> Option<CommitMeta> {
+        let oid = Oid::from_str(commit).ok()?;
+        let c = self.repo.find_commit(oid).ok()?;
+        let a = c.author();
+        let name = String::from_utf8_lossy(a.name_bytes());
+        let email = String::from_utf8_lossy(a.email_bytes());
+        let when = a.when();
+        let date = chrono::FixedOffset::east_opt(when.offset_minutes() * 60)
+            .and_then(|tz| {
+                chrono::DateTime::from_timestamp(when.seconds(), 0).map(|t| t.with_timezone(&tz))
+            })
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))?;
+        let message = String::from_utf8_lossy(c.message_bytes());
+        Some(CommitMeta {
+            author: format!("{name} <{email}>"),
+            date,
+            subject: message.lines().next().unwrap_or_default().to_owned(),
+        })
     }
 
     /// Feeds the changes of one commit against its first parent to `f`
