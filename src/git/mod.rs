@@ -623,15 +623,41 @@ impl Repo {
     }
 
     /// The commit every ref points at, notes aside.
+    /// The commits the refs (except notes) point at. A ref at a tree or a
+    /// blob (through tags or not) has no history and is skipped; an object
+    /// that cannot be read is an error, so that a damaged repository never
+    /// looks like one with nothing in it.
     fn ref_tips(&self) -> Result<Vec<Oid>, GitError> {
-        Ok(self
+        let mut tips = Vec::new();
+        for r in self
             .repo
             .references()
             .ctx(|| "cannot list refs".into())?
             .flatten()
-            .filter(|r| !r.name().is_some_and(|n| n.starts_with("refs/notes/")))
-            .filter_map(|r| r.peel_to_commit().ok().map(|c| c.id()))
-            .collect())
+        {
+            let name = String::from_utf8_lossy(r.name_bytes()).into_owned();
+            if name.starts_with("refs/notes/") {
+                continue;
+            }
+            let Some(target) = r.resolve().ok().and_then(|r| r.target()) else {
+                continue;
+            };
+            let mut obj = self
+                .repo
+                .find_object(target, None)
+                .ctx(|| format!("cannot read the object `{name}` points at ({target})"))?;
+            while let Some(tag) = obj.as_tag() {
+                let to = tag.target_id();
+                obj = self
+                    .repo
+                    .find_object(to, None)
+                    .ctx(|| format!("cannot read the object tag `{name}` points at ({to})"))?;
+            }
+            if obj.kind() == Some(ObjectType::Commit) {
+                tips.push(obj.id());
+            }
+        }
+        Ok(tips)
     }
 
     /// Every commit reachable from any ref except notes, oldest first.
