@@ -543,6 +543,22 @@ fn husky_4_keeps_its_scripts_in_git_hooks_and_runs_tollgate_from_package_json() 
     doctor.code(1).stdout_has("by hand");
     assert!(!doctor.out().contains("--integrate"), "{doctor}");
 
+    // A pre-push entry that drops husky's copy of git's input would check
+    // an empty push: doctor does not count it.
+    repo.write(
+        "package.json",
+        husky4_package(&[(
+            "pre-push",
+            "tollgate hook --no-chain pre-push $HUSKY_GIT_PARAMS".to_string(),
+        )]),
+    );
+    let doctor = tollgate(&repo, &path, &["doctor"]);
+    doctor.code(1);
+    assert!(
+        doctor.out().contains("FAIL  pre-push hook: `.git/hooks/pre-push` is not tollgate's: it is husky (v4)'s, and `package.json` does not run tollgate for it"),
+        "{doctor}"
+    );
+
     // The entry added by hand, as printed.
     let with_tollgate = husky4_package(&[
         (

@@ -253,8 +253,14 @@ impl Manager {
         match self {
             Manager::Husky(Husky::V4) => {
                 let text = read("package.json") + &read(".huskyrc") + &read(".huskyrc.json");
-                text.lines()
-                    .any(|l| l.contains(&format!("\"{hook}\"")) && l.contains("tollgate hook"))
+                // A pre-push entry that does not pass `HUSKY_GIT_STDIN` on
+                // gives tollgate an empty push (husky 4 has read the input):
+                // it does not count.
+                text.lines().any(|l| {
+                    l.contains(&format!("\"{hook}\""))
+                        && runs_hook(l, hook)
+                        && (hook != "pre-push" || l.contains("HUSKY_GIT_STDIN"))
+                })
             }
             Manager::Husky(_) | Manager::Committed(_) => {
                 let text = read(&self.config_file(hook));
