@@ -112,6 +112,7 @@ pub fn run(ctx: &Ctx, stdin: &[u8]) -> anyhow::Result<Outcome> {
             },
         };
         let (shown, judgement, allow_notes) = verify::judge_commits(
+            &ctx.printer,
             &repo,
             &trusted.policy,
             &trusted.signers,

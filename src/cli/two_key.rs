@@ -123,7 +123,7 @@ pub fn request(
         "tollgate: request {id} for `{}` at {}, valid until {}",
         f.constraint,
         f.location,
-        expires.to_rfc3339()
+        crate::clock::show(&expires)
     ));
     ctx.printer.hint(&format!(
         "send it to one of `{}`'s approvers ({}): they run `tollgate override approve <request>`; then run `tollgate override accept <approval>`",
@@ -160,7 +160,7 @@ pub fn approve(
             ctx,
             &format!(
                 "refused: the request expired at {}",
-                req.expires.to_rfc3339()
+                crate::clock::show(&req.expires)
             ),
         );
     }
@@ -242,7 +242,7 @@ pub fn approve(
         req.requester.key_fingerprint,
         crate::check::escape_controls(&req.repository),
         req.fingerprint,
-        req.expires.to_rfc3339()
+        crate::clock::show(&req.expires)
     ));
     match challenge(&mut tty, &f, &req.reason, &context)? {
         Answer::Approved => {}
@@ -314,7 +314,7 @@ pub fn accept(
             ctx,
             &format!(
                 "refused: the request expired at {}",
-                entry.expires.to_rfc3339()
+                crate::clock::show(&entry.expires)
             ),
         );
     }
@@ -343,7 +343,7 @@ pub fn accept(
         "tollgate: {} approved request {id}; the token passes `{}` once, until {}",
         app.approver.email,
         app.constraint,
-        entry.expires.to_rfc3339()
+        crate::clock::show(&entry.expires)
     ));
     let last = crate::state::LastRun::load(&repo.state_dir())?;
     let event = crate::gate::prepare::current_event(last.as_ref())?;

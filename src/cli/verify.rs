@@ -124,6 +124,7 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Outcome> {
     // The trail is append-only: a record some notes commit had is still there.
     let deleted = crate::audit::index::deleted_records(&repo, &args.notes_ref)?;
     let (shown, judgement, allow_notes) = judge_commits(
+        &ctx.printer,
         &repo,
         &policy,
         &signers,
@@ -362,6 +363,7 @@ const INVALID_RECORD_RULE: &str = "tollgate/invalid-audit-record";
 /// and judges each blocker against the records in `notes`, of which those
 /// on the judged commits are reported; token ids are counted over all.
 pub(super) fn judge_commits(
+    progress: &Printer,
     repo: &Repo,
     policy: &Policy,
     signers: &AllowedSigners,
@@ -371,11 +373,17 @@ pub(super) fn judge_commits(
 ) -> anyhow::Result<(Vec<Shown>, Judgement, Vec<String>)> {
     let engine = Engine::new(policy);
     let mut out = Findings::default();
-    crate::gate::scan_commits(repo, &engine, commits, &mut out)?;
+    {
+        let mut progress = progress.progress();
+        crate::gate::scan_commits_with(repo, &engine, commits, &mut out, &mut |d, t| {
+            progress.commits(d, t)
+        })?;
+    }
     if let Some(u) = update {
         engine.check_ref_update(u, &mut out);
     }
     let mut shown = crate::report::number(out.into_vec());
+    crate::report::add_commit_meta(&mut shown, |c| repo.commit_meta(c));
     let branches: Vec<String> = update.map(|u| u.remote_ref.clone()).into_iter().collect();
     let today = crate::clock::now().date_naive();
     let used = crate::report::apply_allows(policy, &mut shown, &branches, today);
@@ -594,6 +602,13 @@ struct BlockerOut<'a> {
     evidence: &'a str,
     fingerprint: &'a str,
     commit: &'a str,
+    /// The commit's author, author date and subject (as in `check`'s JSON).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    author: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    date: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<&'a str>,
     covered: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     record: Option<RecordRef<'a>>,
@@ -656,13 +671,12 @@ impl<'a> Report<'a> {
         shown: &'a [crate::report::Shown],
         allow_notes: &'a [String],
     ) -> Report<'a> {
-        let id_of = |f: &Finding| {
+        let shown_of = |f: &Finding| {
             shown
                 .iter()
                 .find(|s| s.finding.fingerprint == f.fingerprint)
-                .map(|s| s.id.as_str())
-                .unwrap_or("")
         };
+        let id_of = |f: &Finding| shown_of(f).map(|s| s.id.as_str()).unwrap_or("");
         let blockers = j
             .blockers
             .iter()
@@ -677,8 +691,12 @@ impl<'a> Report<'a> {
                     }
                     Some(r)
                 });
+                let meta = shown_of(&b.finding);
                 BlockerOut {
                     id: id_of(&b.finding),
+                    author: meta.and_then(|s| s.author.as_deref()),
+                    date: meta.and_then(|s| s.date.as_deref()),
+                    subject: meta.and_then(|s| s.subject.as_deref()),
                     constraint: &b.finding.constraint,
                     kind: &b.finding.kind,
                     location: &b.finding.location,

@@ -138,6 +138,17 @@ impl<T> Context<T> for Result<T, git2::Error> {
     }
 }
 
+/// Who wrote a commit, when, and its subject (for reports).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitMeta {
+    /// `Name <email>` of the author.
+    pub author: String,
+    /// The author date, RFC 3339 to the second.
+    pub date: String,
+    /// The first line of the message.
+    pub subject: String,
+}
+
 /// An open repository.
 pub struct Repo {
     repo: Repository,
@@ -376,6 +387,29 @@ impl Repo {
         s.lines().next().map(str::to_owned)
     }
 
+    /// Who wrote a commit, when (author date, RFC 3339 to the second in the
+    /// author's own offset) and its subject; `None` for a sha that is not
+    /// a commit here. Names and subjects are lossy UTF-8, as written.
+    pub fn commit_meta(&self, commit: &str) -> Option<CommitMeta> {
+        let oid = Oid::from_str(commit).ok()?;
+        let c = self.repo.find_commit(oid).ok()?;
+        let a = c.author();
+        let name = String::from_utf8_lossy(a.name_bytes());
+        let email = String::from_utf8_lossy(a.email_bytes());
+        let when = a.when();
+        let date = chrono::FixedOffset::east_opt(when.offset_minutes() * 60)
+            .and_then(|tz| {
+                chrono::DateTime::from_timestamp(when.seconds(), 0).map(|t| t.with_timezone(&tz))
+            })
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))?;
+        let message = String::from_utf8_lossy(c.message_bytes());
+        Some(CommitMeta {
+            author: format!("{name} <{email}>"),
+            date,
+            subject: message.lines().next().unwrap_or_default().to_owned(),
+        })
+    }
+
     /// Feeds the changes of one commit against its first parent to `f`
     /// (`rescan` as for [`Repo::staged_changes`]).
     pub fn commit_changes(
@@ -589,15 +623,41 @@ impl Repo {
     }
 
     /// The commit every ref points at, notes aside.
+    /// The commits the refs (except notes) point at. A ref at a tree or a
+    /// blob (through tags or not) has no history and is skipped; an object
+    /// that cannot be read is an error, so that a damaged repository never
+    /// looks like one with nothing in it.
     fn ref_tips(&self) -> Result<Vec<Oid>, GitError> {
-        Ok(self
+        let mut tips = Vec::new();
+        for r in self
             .repo
             .references()
             .ctx(|| "cannot list refs".into())?
             .flatten()
-            .filter(|r| !r.name().is_some_and(|n| n.starts_with("refs/notes/")))
-            .filter_map(|r| r.peel_to_commit().ok().map(|c| c.id()))
-            .collect())
+        {
+            let name = String::from_utf8_lossy(r.name_bytes()).into_owned();
+            if name.starts_with("refs/notes/") {
+                continue;
+            }
+            let Some(target) = r.resolve().ok().and_then(|r| r.target()) else {
+                continue;
+            };
+            let mut obj = self
+                .repo
+                .find_object(target, None)
+                .ctx(|| format!("cannot read the object `{name}` points at ({target})"))?;
+            while let Some(tag) = obj.as_tag() {
+                let to = tag.target_id();
+                obj = self
+                    .repo
+                    .find_object(to, None)
+                    .ctx(|| format!("cannot read the object tag `{name}` points at ({to})"))?;
+            }
+            if obj.kind() == Some(ObjectType::Commit) {
+                tips.push(obj.id());
+            }
+        }
+        Ok(tips)
     }
 
     /// Every commit reachable from any ref except notes, oldest first.
