@@ -16,12 +16,12 @@ if [ -z "$deny" ] || ! "$deny" --version >/dev/null 2>&1; then
 fi
 
 echo "== cargo deny: licences, bans, sources" >&2
-"$deny" --locked check --config deny.toml licenses bans sources
+"$deny" --locked --config deny.toml check licenses bans sources
 
 echo "== cargo deny: the same licence check refuses a planted GPL dependency" >&2
 fixture=tests/fixtures/licence-gpl
 set +e
-out=$("$deny" --locked --manifest-path "$fixture/Cargo.toml" check --config "$PWD/deny.toml" licenses 2>&1)
+out=$("$deny" --locked --manifest-path "$fixture/Cargo.toml" --config "$PWD/deny.toml" check licenses 2>&1)
 rc=$?
 set -e
 if [ $rc -eq 0 ] || ! printf '%s' "$out" | grep -q 'GPL-3.0-only' || ! printf '%s' "$out" | grep -q 'planted-gpl'; then
@@ -36,7 +36,7 @@ echo "== cargo deny: advisories (RustSec database)" >&2
 # (this CI machine reaches package registries only) the check cannot run:
 # say so plainly instead of passing it. The release workflow runs it.
 set +e
-out=$(timeout 120 "$deny" --locked check --config deny.toml advisories 2>&1)
+out=$(timeout 120 "$deny" --locked --config deny.toml check advisories 2>&1)
 rc=$?
 set -e
 if [ $rc -eq 0 ]; then
