@@ -10,6 +10,7 @@ mod blob;
 mod history;
 mod notes;
 mod push;
+mod tree_diff;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -357,9 +358,7 @@ impl Repo {
             ),
             None => None,
         };
-        let diff = self
-            .repo
-            .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut diff_options()))
+        let diff = tree_diff::diff_trees(&self.repo, parent_tree.as_ref(), &tree, &mut diff_options())
             .ctx(|| "cannot diff the trees".into())?;
         self.feed_diff(diff, None, &mut Seen::new(), &|_, _| true, f, None)
     }
@@ -413,9 +412,7 @@ impl Repo {
             ),
             None => None,
         };
-        let diff = self
-            .repo
-            .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut diff_options()))
+        let diff = tree_diff::diff_trees(&self.repo, parent_tree.as_ref(), &tree, &mut diff_options())
             .ctx(|| format!("cannot diff commit {commit}"))?;
         let id = commit.to_string();
         let paths = paths.map(|h| (h, c.parent_count() == 0));
