@@ -506,7 +506,7 @@ impl Repo {
                     String::from_utf8_lossy(path)
                 )
             })?;
-            let added = blob::added(blob.content(), old.as_ref().map(|o| o.content()))?;
+            let added = blob::added(&blob, old.as_ref())?;
             f(&ContentChange {
                 added: &added.chunks(),
                 ..base.clone()
