@@ -10,6 +10,7 @@ mod blob;
 mod history;
 mod notes;
 mod push;
+mod staged;
 mod tree_diff;
 
 use std::collections::HashSet;
@@ -329,11 +330,38 @@ impl Repo {
             None => None,
         };
         let index = self.repo.index().ctx(|| "cannot read the index".into())?;
+        let mut opts = diff_options();
+        // Only the paths the index changes are compared (see `staged`);
+        // where the index cannot be read that way, all of it is.
+        let paths = match (&head_tree, index.path()) {
+            (Some(tree), Some(file)) if !self.ignores_case() => {
+                staged::changed_paths(&self.repo, file, tree)
+            }
+            _ => None,
+        };
+        if let Some(paths) = paths {
+            if paths.is_empty() {
+                return Ok(()); // nothing staged
+            }
+            opts.disable_pathspec_match(true);
+            for p in paths {
+                opts.pathspec(p);
+            }
+        }
         let diff = self
             .repo
-            .diff_tree_to_index(head_tree.as_ref(), Some(&index), Some(&mut diff_options()))
+            .diff_tree_to_index(head_tree.as_ref(), Some(&index), Some(&mut opts))
             .ctx(|| "cannot diff the index against HEAD".into())?;
         self.feed_diff(diff, None, &mut Seen::new(), rescan, f, None)
+    }
+
+    /// Whether the index compares paths case-insensitively
+    /// (`core.ignorecase`), which the staged-path reader does not do.
+    fn ignores_case(&self) -> bool {
+        self.repo
+            .config()
+            .and_then(|c| c.get_bool("core.ignorecase"))
+            .unwrap_or(false)
     }
 
     /// Feeds the changes from `parent`'s tree (the empty tree for `None`)
