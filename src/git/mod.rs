@@ -386,8 +386,9 @@ impl Repo {
             ),
             None => None,
         };
-        let diff = tree_diff::diff_trees(&self.repo, parent_tree.as_ref(), &tree, &mut diff_options())
-            .ctx(|| "cannot diff the trees".into())?;
+        let diff =
+            tree_diff::diff_trees(&self.repo, parent_tree.as_ref(), &tree, &mut diff_options())
+                .ctx(|| "cannot diff the trees".into())?;
         self.feed_diff(diff, None, &mut Seen::new(), &|_, _| true, f, None)
     }
 
@@ -440,8 +441,9 @@ impl Repo {
             ),
             None => None,
         };
-        let diff = tree_diff::diff_trees(&self.repo, parent_tree.as_ref(), &tree, &mut diff_options())
-            .ctx(|| format!("cannot diff commit {commit}"))?;
+        let diff =
+            tree_diff::diff_trees(&self.repo, parent_tree.as_ref(), &tree, &mut diff_options())
+                .ctx(|| format!("cannot diff commit {commit}"))?;
         let id = commit.to_string();
         let paths = paths.map(|h| (h, c.parent_count() == 0));
         self.feed_diff(diff, Some(&id), seen, rescan, f, paths)

@@ -574,8 +574,9 @@ impl Repo {
     ) -> Result<(BTreeMap<String, NoteSides>, Vec<ForeignEntry>), GitError> {
         // Only the subtrees that differ are read: a notes history is one
         // commit per record, each changing one note of a large tree.
-        let diff = super::tree_diff::diff_trees(&self.repo, old, new, &mut git2::DiffOptions::new())
-            .ctx(|| "cannot compare two notes trees".into())?;
+        let diff =
+            super::tree_diff::diff_trees(&self.repo, old, new, &mut git2::DiffOptions::new())
+                .ctx(|| "cannot compare two notes trees".into())?;
         let mut sides: BTreeMap<String, NoteSides> = BTreeMap::new();
         let mut foreign = Vec::new();
         let is_blob =

@@ -381,7 +381,10 @@ mod tests {
         assert!(whole.len() >= 8, "{whole:#?}");
         let paths = paths.unwrap();
         // The untouched directory was never read.
-        assert!(!paths.iter().any(|p| p.starts_with(b"untouched")), "{paths:?}");
+        assert!(
+            !paths.iter().any(|p| p.starts_with(b"untouched")),
+            "{paths:?}"
+        );
 
         // An index without a cache-tree (as `read-tree --empty` plus adds
         // leave it) still gives the same deltas.
