@@ -16,7 +16,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 
-use git2::{Blob, DiffOptions, Oid, Patch, Repository};
+use git2::{DiffOptions, Oid, Patch, Repository};
 
 use super::{Context, GitError};
 use crate::check::content::{self, Form};
@@ -58,56 +58,28 @@ impl Added<'_> {
     }
 }
 
-/// One side of a line diff: a blob as stored, or text decoded from one.
-#[derive(Clone, Copy)]
-enum Side<'a, 'r> {
-    Blob(&'a Blob<'r>),
-    Text(&'a [u8]),
-}
-
-impl<'a> Side<'a, '_> {
-    fn bytes(self) -> &'a [u8] {
-        match self {
-            Side::Blob(b) => b.content(),
-            Side::Text(t) => t,
-        }
-    }
-}
-
-/// The added text of blob `new` against blob `old` (`None`: all of `new`
-/// is added).
-pub(super) fn added<'a>(new: &'a Blob<'_>, old: Option<&Blob<'_>>) -> Result<Added<'a>, GitError> {
-    let bytes = new.content();
-    let form = content::classify(bytes, content::has_nul(bytes));
+/// The added text of `new` against `old` (`None`: all of `new` is added).
+pub(super) fn added<'a>(new: &'a [u8], old: Option<&[u8]>) -> Result<Added<'a>, GitError> {
+    let form = content::classify(new, content::has_nul(new));
     Ok(match form {
         Form::Text => match old {
-            None => Added::Lines(vec![(1, Cow::Borrowed(bytes))]),
-            Some(old) => {
-                let old_text = as_text(old.content());
-                let old_side = match &old_text {
-                    Cow::Borrowed(_) => Side::Blob(old),
-                    Cow::Owned(t) => Side::Text(t),
-                };
-                Added::Lines(diff_lines(old_side, Side::Blob(new))?)
-            }
+            None => Added::Lines(vec![(1, Cow::Borrowed(new))]),
+            Some(old) => Added::Lines(diff_lines(&as_text(old), new)?),
         },
         Form::Utf16 { big_endian, bom } => {
-            let text = content::decode_utf16(bytes, big_endian, bom);
+            let text = content::decode_utf16(new, big_endian, bom);
             match old {
                 None => Added::Lines(vec![(1, Cow::Owned(text))]),
-                Some(old) => Added::Lines(diff_lines(
-                    Side::Text(&as_text(old.content())),
-                    Side::Text(&text),
-                )?),
+                Some(old) => Added::Lines(diff_lines(&as_text(old), &text)?),
             }
         }
         Form::Binary => {
-            let runs = content::text_runs(bytes);
+            let runs = content::text_runs(new);
             match old {
                 None => Added::Runs(runs),
                 Some(old) => {
                     // Runs the old version already had are not added here.
-                    let before: HashSet<Vec<u8>> = content::text_runs(old.content())
+                    let before: HashSet<Vec<u8>> = content::text_runs(old)
                         .into_iter()
                         .map(|r| r.text.into_owned())
                         .collect();
@@ -135,16 +107,11 @@ fn as_text(old: &[u8]) -> Cow<'_, [u8]> {
 /// Added lines: each line's 1-based number and its bytes.
 type AddedLines = Vec<(u32, Cow<'static, [u8]>)>;
 
-fn diff_lines(old: Side<'_, '_>, new: Side<'_, '_>) -> Result<AddedLines, GitError> {
+fn diff_lines(old: &[u8], new: &[u8]) -> Result<AddedLines, GitError> {
     let mut opts = DiffOptions::new();
     opts.context_lines(0).force_text(true);
-    // Two blobs are diffed as blobs: from buffers, libgit2 would hash both
-    // (SHA-1, a quarter of a range scan) to name them.
-    let patch = match (old, new) {
-        (Side::Blob(o), Side::Blob(n)) => Patch::from_blobs(o, None, n, None, Some(&mut opts)),
-        (o, n) => Patch::from_buffers(o.bytes(), None, n.bytes(), None, Some(&mut opts)),
-    }
-    .ctx(|| "cannot diff blobs".into())?;
+    let patch = Patch::from_buffers(old, None, new, None, Some(&mut opts))
+        .ctx(|| "cannot diff blobs".into())?;
     let mut out: Vec<(u32, Vec<u8>)> = Vec::new();
     for h in 0..patch.num_hunks() {
         let n = patch

@@ -536,7 +536,7 @@ impl Repo {
                     String::from_utf8_lossy(path)
                 )
             })?;
-            let added = blob::added(&blob, old.as_ref())?;
+            let added = blob::added(blob.content(), old.as_ref().map(|o| o.content()))?;
             f(&ContentChange {
                 added: &added.chunks(),
                 ..base.clone()
