@@ -10,6 +10,8 @@ mod blob;
 mod history;
 mod notes;
 mod push;
+mod staged;
+mod tree_diff;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -339,11 +341,38 @@ impl Repo {
             None => None,
         };
         let index = self.repo.index().ctx(|| "cannot read the index".into())?;
+        let mut opts = diff_options();
+        // Only the paths the index changes are compared (see `staged`);
+        // where the index cannot be read that way, all of it is.
+        let paths = match (&head_tree, index.path()) {
+            (Some(tree), Some(file)) if !self.ignores_case() => {
+                staged::changed_paths(&self.repo, file, tree)
+            }
+            _ => None,
+        };
+        if let Some(paths) = paths {
+            if paths.is_empty() {
+                return Ok(()); // nothing staged
+            }
+            opts.disable_pathspec_match(true);
+            for p in paths {
+                opts.pathspec(p);
+            }
+        }
         let diff = self
             .repo
-            .diff_tree_to_index(head_tree.as_ref(), Some(&index), Some(&mut diff_options()))
+            .diff_tree_to_index(head_tree.as_ref(), Some(&index), Some(&mut opts))
             .ctx(|| "cannot diff the index against HEAD".into())?;
         self.feed_diff(diff, None, &mut Seen::new(), rescan, f, None)
+    }
+
+    /// Whether the index compares paths case-insensitively
+    /// (`core.ignorecase`), which the staged-path reader does not do.
+    fn ignores_case(&self) -> bool {
+        self.repo
+            .config()
+            .and_then(|c| c.get_bool("core.ignorecase"))
+            .unwrap_or(false)
     }
 
     /// Feeds the changes from `parent`'s tree (the empty tree for `None`)
@@ -368,10 +397,9 @@ impl Repo {
             ),
             None => None,
         };
-        let diff = self
-            .repo
-            .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut diff_options()))
-            .ctx(|| "cannot diff the trees".into())?;
+        let diff =
+            tree_diff::diff_trees(&self.repo, parent_tree.as_ref(), &tree, &mut diff_options())
+                .ctx(|| "cannot diff the trees".into())?;
         self.feed_diff(diff, None, &mut Seen::new(), &|_, _| true, f, None)
     }
 
@@ -447,10 +475,9 @@ impl Repo {
             ),
             None => None,
         };
-        let diff = self
-            .repo
-            .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut diff_options()))
-            .ctx(|| format!("cannot diff commit {commit}"))?;
+        let diff =
+            tree_diff::diff_trees(&self.repo, parent_tree.as_ref(), &tree, &mut diff_options())
+                .ctx(|| format!("cannot diff commit {commit}"))?;
         let id = commit.to_string();
         let paths = paths.map(|h| (h, c.parent_count() == 0));
         self.feed_diff(diff, Some(&id), seen, rescan, f, paths)
