@@ -21,4 +21,5 @@ pub mod report;
 pub mod scan;
 pub mod ship;
 pub mod state;
+pub mod text;
 pub mod trust;

@@ -16,11 +16,11 @@ use super::pending::{Pending, PendingDir};
 use super::record::short;
 use super::verify::{self, Blocker};
 use super::{AllowedSigners, Attach, AuditRecord, Identity, SigningKey};
+use crate::check::allow::Shown;
 use crate::check::Finding;
 use crate::git::{Repo, NOTES_REF};
 use crate::overrides::ledger::Entry;
 use crate::policy::Policy;
-use crate::report::Shown;
 
 use super::ALLOWED_SIGNERS;
 

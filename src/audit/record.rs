@@ -388,14 +388,8 @@ pub enum Attach {
     },
 }
 
-/// The first 12 characters of a hex id (fewer if it is shorter; never
-/// splits a character of a hostile non-ASCII string).
-pub fn short(sha: &str) -> &str {
-    match sha.char_indices().nth(12) {
-        Some((i, _)) => &sha[..i],
-        None => sha,
-    }
-}
+/// The one `short_sha`, under the name this module's callers know.
+pub use crate::text::short_sha as short;
 
 fn is_hex(s: &str, lengths: &[usize]) -> bool {
     lengths.contains(&s.len()) && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))

@@ -496,6 +496,4 @@ fn esc(s: &str) -> std::borrow::Cow<'_, str> {
     crate::check::escape_controls(s)
 }
 
-fn short(sha: &str) -> &str {
-    crate::audit::record::short(sha)
-}
+use crate::text::short_sha as short;

@@ -184,13 +184,7 @@ pub fn self_command() -> String {
     }
 }
 
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
-}
+use crate::text::plural;
 
 /// Who is acting, for the ledger: git identity and OS user.
 pub fn who(repo: &Repo) -> crate::overrides::ledger::Who {
@@ -226,9 +220,9 @@ pub fn run(
         } else {
             Vec::new()
         };
-        crate::report::apply_allows(policy, &mut shown, &branches, now.date_naive());
+        crate::check::allow::apply_allows(policy, &mut shown, &branches, now.date_naive());
     }
-    crate::report::apply_baseline(policy, &mut shown);
+    crate::check::allow::apply_baseline(policy, &mut shown);
     let ledger = Ledger::at(&repo.state_dir());
     let mut covered: Vec<(usize, String)> = shown
         .iter()

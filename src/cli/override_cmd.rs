@@ -323,7 +323,7 @@ fn mint(
                 _ => (State::Denied, "the challenge code was wrong 3 times"),
             };
             entry.state = state;
-            entry.id = format!("req_{}", &token_hash(&new_token())[..12]);
+            entry.id = format!("req_{}", crate::text::short_sha(&token_hash(&new_token())));
             ledger.update(|d| {
                 d.add(entry, &who.to_string(), msg, now);
                 Ok::<_, anyhow::Error>(())

@@ -76,8 +76,8 @@ pub fn run(ctx: &Ctx, args: ScanArgs) -> anyhow::Result<Outcome> {
         ));
     }
     let mut shown = crate::report::number(out.into_vec());
-    crate::report::apply_allows(&policy, &mut shown, &[], crate::clock::now().date_naive());
-    crate::report::apply_baseline(&policy, &mut shown);
+    crate::check::allow::apply_allows(&policy, &mut shown, &[], crate::clock::now().date_naive());
+    crate::check::allow::apply_baseline(&policy, &mut shown);
     let covered: Vec<(usize, String)> = shown
         .iter()
         .enumerate()

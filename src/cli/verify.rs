@@ -378,8 +378,8 @@ pub(super) fn judge_commits(
     let mut shown = crate::report::number(out.into_vec());
     let branches: Vec<String> = update.map(|u| u.remote_ref.clone()).into_iter().collect();
     let today = crate::clock::now().date_naive();
-    let used = crate::report::apply_allows(policy, &mut shown, &branches, today);
-    crate::report::apply_baseline(policy, &mut shown);
+    let used = crate::check::allow::apply_allows(policy, &mut shown, &branches, today);
+    crate::check::allow::apply_baseline(policy, &mut shown);
     let mut allow_notes = Vec::new();
     for (rule, used) in policy.allows.iter().zip(used) {
         if rule.expired(today) {

@@ -111,7 +111,7 @@ impl RuleList {
                 r.service,
                 r.confidence,
                 r.severity,
-                crate::check::escape_controls(&desc)
+                crate::text::escape_controls(&desc)
             ));
         }
         out.push_str(&format!(

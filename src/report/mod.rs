@@ -7,7 +7,7 @@ pub mod sarif;
 
 use std::io::{IsTerminal, Write};
 
-use crate::check::Finding;
+pub use crate::check::allow::{number, Shown};
 use crate::policy::Severity;
 
 /// When to use colour.
@@ -20,94 +20,6 @@ pub enum ColorChoice {
     Always,
     /// Never.
     Never,
-}
-
-/// A finding as shown, with its short id (`B1`, `W1`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Shown {
-    /// `B1`, `B2` for blockers, `W1` for warnings.
-    pub id: String,
-    /// The finding.
-    #[serde(flatten)]
-    pub finding: Finding,
-    /// The `[[allow]]` rule that passes it, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_by: Option<String>,
-    /// The reason given in `.tollgate/baseline.toml`, when the finding is
-    /// baselined (reported, never a blocker).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baselined: Option<String>,
-}
-
-/// Numbers findings: blockers `B1…`, warnings `W1…`, in the order found.
-pub fn number(findings: Vec<Finding>) -> Vec<Shown> {
-    let (mut b, mut w) = (0, 0);
-    findings
-        .into_iter()
-        .map(|finding| {
-            let id = match finding.severity {
-                Severity::Block => {
-                    b += 1;
-                    format!("B{b}")
-                }
-                Severity::Warn => {
-                    w += 1;
-                    format!("W{w}")
-                }
-            };
-            Shown {
-                id,
-                finding,
-                allowed_by: None,
-                baselined: None,
-            }
-        })
-        .collect()
-}
-
-/// Marks the findings an `[[allow]]` rule of `policy` passes on `today`,
-/// for an event targeting `branches` (full ref names). Returns, for each
-/// rule, whether it passed anything.
-pub fn apply_allows(
-    policy: &crate::policy::Policy,
-    shown: &mut [Shown],
-    branches: &[String],
-    today: chrono::NaiveDate,
-) -> Vec<bool> {
-    let mut used = vec![false; policy.allows.len()];
-    for s in shown.iter_mut() {
-        if let Some(i) = policy
-            .allows
-            .iter()
-            .position(|r| r.passes(&s.finding, branches, today))
-        {
-            used[i] = true;
-            s.allowed_by = Some(policy.allows[i].name.clone());
-        }
-    }
-    used
-}
-
-/// Marks the findings the policy's baseline lists (those no allow rule
-/// already passes); returns how many.
-pub fn apply_baseline(policy: &crate::policy::Policy, shown: &mut [Shown]) -> usize {
-    if policy.baseline.findings.is_empty() {
-        return 0;
-    }
-    let hits: Vec<Option<String>> = policy
-        .baseline
-        .baselined(shown.iter().map(|s| &s.finding))
-        .into_iter()
-        .map(|e| e.map(|e| e.reason.clone()))
-        .collect();
-    let mut n = 0;
-    for (s, hit) in shown.iter_mut().zip(hits) {
-        if s.allowed_by.is_none() && hit.is_some() {
-            s.baselined = hit;
-            n += 1;
-        }
-    }
-    n
 }
 
 /// The one output path.
@@ -212,7 +124,7 @@ impl Printer {
             self.err_line(&format!(
                 "    {}  fingerprint {}",
                 crate::check::escape_controls(&f.evidence),
-                &f.fingerprint[..12]
+                crate::text::short_sha(&f.fingerprint)
             ));
             if let Some((_, how)) = covered.iter().find(|(c, _)| *c == i) {
                 self.err_line(&format!("    {} {how}", self.paint("1;32", "passed")));
