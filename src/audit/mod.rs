@@ -12,6 +12,7 @@ pub mod approval;
 pub mod config;
 pub(crate) mod doc;
 pub mod grant;
+pub mod identity;
 pub mod index;
 pub mod jcs;
 pub mod pending;
@@ -28,10 +29,11 @@ pub use config::{approval_key, approval_key_usable, signing_key, KeySource};
 
 /// Where the signer list lives in a repository.
 pub const ALLOWED_SIGNERS: &str = ".tollgate/allowed_signers";
+pub use allowed_signers::verify;
 pub use record::{parse_line, parse_note, Attach, AuditRecord, Identity, FORMAT_VERSION};
 pub use sshsig::{
-    sign, sign_in_process, sign_with_ssh_keygen, verify, KeyAlgorithm, Presence, SignVia,
-    SigningKey, SkFlags, UsableKey, VerifiedSigner, NAMESPACE,
+    sign, sign_in_process, sign_with_ssh_keygen, KeyAlgorithm, Presence, SignVia, SigningKey,
+    SkFlags, UsableKey, VerifiedSigner, NAMESPACE,
 };
 
 /// What went wrong with an audit record, a signature or the signer list.

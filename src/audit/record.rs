@@ -34,17 +34,7 @@ pub const FORMAT_VERSION: u32 = 2;
 /// Every record version this tollgate reads.
 pub const READ_VERSIONS: [u32; 2] = [1, 2];
 
-/// A person and the key they sign with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Identity {
-    /// `user.name`.
-    pub name: String,
-    /// `user.email`: the principal looked up in `allowed_signers`.
-    pub email: String,
-    /// `SHA256:…` of the SSH public key.
-    pub key_fingerprint: String,
-}
+pub use super::identity::Identity;
 
 /// One consumed token, as recorded in the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -275,7 +265,13 @@ impl AuditRecord {
             return Err(AuditError::MissingSignature);
         }
         let bytes = self.canonical_bytes()?;
-        let who = sshsig::verify(&bytes, &self.signature, signers, &self.requester.email, at)?;
+        let who = super::allowed_signers::verify(
+            &bytes,
+            &self.signature,
+            signers,
+            &self.requester.email,
+            at,
+        )?;
         if who.key_fingerprint != self.requester.key_fingerprint {
             return Err(AuditError::KeyMismatch {
                 named: self.requester.key_fingerprint.clone(),
@@ -445,21 +441,7 @@ pub fn parse_note(note: &str) -> Vec<(usize, Result<AuditRecord, AuditError>)> {
 
 /// RFC 3339 in UTC with `Z`, and fractional seconds only when there are
 /// any, so a time has exactly one written form.
-pub(crate) mod rfc3339 {
-    use chrono::{DateTime, SecondsFormat, Utc};
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
-        let s = String::deserialize(d)?;
-        DateTime::parse_from_rfc3339(&s)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| serde::de::Error::custom(format!("`{s}` is not an RFC 3339 time: {e}")))
-    }
-}
+pub(crate) use super::identity::rfc3339;
 
 #[cfg(test)]
 pub(crate) mod tests {
