@@ -476,3 +476,76 @@ fn same_consumer(id: &str, minted_for: &Identity, consumer: &Identity) -> Result
         minted_for.email, minted_for.key_fingerprint, consumer.email, consumer.key_fingerprint
     ))
 }
+/// The security key a `presence` approval is signed with, checked before
+/// anything is minted; `None` for other tiers.
+pub fn approver_key_for(
+    repo: &Repo,
+    tier: crate::policy::Tier,
+    constraint: &str,
+) -> Result<Option<(SigningKey, String)>, String> {
+    if tier != crate::policy::Tier::Presence {
+        return Ok(None);
+    }
+    match super::approval_key(repo) {
+        None => Err(format!(
+            "`{constraint}` needs approval tier `presence`: a touch of your FIDO security key. Configure one with `git config tollgate.approvalKey ~/.ssh/id_ed25519_sk.pub` (made with `ssh-keygen -t ed25519-sk`) and list it for you in `{}`",
+            ALLOWED_SIGNERS
+        )),
+        Some(k) => match super::approval_key_usable(&k) {
+            Ok(fp) => Ok(Some((k, fp))),
+            Err(e) => Err(format!("{e}; no token was minted")),
+        },
+    }
+}
+
+/// Signs the grant of `entry` (its token hash, blocker, lifetime, people,
+/// tier) with the approval key for `presence`, else the signer's own key,
+/// and checks it the way consumption and `verify` will.
+pub fn sign_grant(
+    repo: &Repo,
+    signer: &Signer,
+    approver_key: Option<&(SigningKey, String)>,
+    entry: &Entry,
+    scope: &super::grant::Scope,
+    policy_sha256: &str,
+) -> Result<String, String> {
+    let approver = match approver_key {
+        Some((_, fp)) => Identity {
+            key_fingerprint: fp.clone(),
+            ..signer.identity.clone()
+        },
+        None => signer.identity.clone(),
+    };
+    let grant = super::grant::Grant {
+        v: 1,
+        doc_type: "grant".into(),
+        token_sha256: entry.token_sha256.clone().unwrap_or_default(),
+        constraint: entry.constraint.clone(),
+        kind: entry.kind.clone(),
+        severity: entry.severity,
+        fingerprint: entry.fingerprint.clone(),
+        location: entry.location.clone(),
+        scope: scope.clone(),
+        reason: entry.reason.clone(),
+        reason_code: entry.code.clone(),
+        requester: signer.identity.clone(),
+        approver,
+        tier: entry.method,
+        minted: entry.minted,
+        expires: entry.expires,
+        policy_sha256: policy_sha256.to_string(),
+        signature: String::new(),
+    };
+    let key = approver_key.map_or(&signer.key, |(k, _)| k);
+    let grant = grant
+        .sign_and_encode(key)
+        .map_err(|e| format!("cannot sign the approval ({e})"))?;
+    // What consumption and `verify` will check, checked now: a grant that
+    // does not verify (a key without the touch flag, a key the signer list
+    // does not name) mints nothing.
+    let (local, _) = local_signers(repo).map_err(|e| format!("{e:#}"))?;
+    super::grant::Grant::decode(&grant)
+        .and_then(|g| g.verify(&local))
+        .map_err(|e| format!("the approval does not verify ({e})"))?;
+    Ok(grant)
+}

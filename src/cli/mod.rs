@@ -3,6 +3,7 @@
 
 mod audit_cmd;
 mod baseline_cmd;
+mod challenge;
 mod check;
 mod doctor;
 mod gate;
@@ -127,6 +128,12 @@ pub struct Ctx {
 pub struct Reported(pub String);
 
 impl Ctx {
+    /// Prints `msg` as an error and ends the command blocked (exit 1).
+    pub fn refuse(&self, msg: &str) -> anyhow::Result<Outcome> {
+        self.printer.error(msg);
+        Ok(Outcome::Blocked)
+    }
+
     /// Opens the repository git would use here.
     pub fn repo(&self) -> anyhow::Result<Repo> {
         Ok(Repo::open()?)

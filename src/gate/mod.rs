@@ -10,6 +10,7 @@
 pub mod agent;
 pub mod prepare;
 pub mod recompute;
+pub mod rerun;
 pub mod scope;
 
 use std::collections::HashSet;

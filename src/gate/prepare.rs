@@ -309,6 +309,21 @@ fn resolve_ttl(
     Ok(ttl)
 }
 
+/// [`prepare`] with what this clone remembers: the last blocked run and
+/// the ledger, read now.
+pub fn prepare_in(
+    repo: &Repo,
+    policy: &Policy,
+    ledger: &crate::overrides::ledger::Ledger,
+    now: DateTime<Utc>,
+    asked: Asked,
+    want: Want,
+) -> anyhow::Result<Result<Prepared, Refusal>> {
+    let last = LastRun::load(&repo.state_dir())?;
+    let data = ledger.read()?;
+    prepare(repo, policy, &data, last.as_ref(), now, asked, want)
+}
+
 /// The active token for `fingerprint`, if any.
 pub fn active_for<'a>(
     d: &'a LedgerData,
