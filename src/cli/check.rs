@@ -121,7 +121,7 @@ pub fn emit(
             let report = if matches!(event, "commit" | "push") {
                 report.with_people(
                     policy,
-                    crate::gate::agent::detect(|k| std::env::var(k).ok()).as_ref(),
+                    crate::report::agent::detect(|k| std::env::var(k).ok()).as_ref(),
                 )
             } else {
                 report

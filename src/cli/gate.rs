@@ -65,7 +65,7 @@ pub fn decide(
             );
         }
         if overridable {
-            let agent = crate::gate::agent::detect(|k| std::env::var(k).ok());
+            let agent = crate::report::agent::detect(|k| std::env::var(k).ok());
             let terminal = Tty::open().is_some();
             if agent.is_some() || !terminal {
                 // Addressed to whoever runs git without a person at a
@@ -80,7 +80,7 @@ pub fn decide(
                     .map(|c| policy.tier_for(c))
                     .max()
                     .unwrap_or(policy.approval);
-                for line in crate::gate::agent::instructions(&who, ids[0], tier) {
+                for line in crate::report::agent::instructions(&who, ids[0], tier) {
                     printer.hint(&line);
                 }
                 if agent.is_none() {

@@ -7,7 +7,6 @@
 //! repository and plain values, and returns values: it never prints, reads
 //! the terminal or the environment, and never takes the CLI's context.
 
-pub mod agent;
 pub mod prepare;
 pub mod recompute;
 pub mod rerun;

@@ -2,6 +2,7 @@
 //! `hint:` prefixes, readable without colour), machine output (JSON,
 //! SARIF) to stdout. A closed pipe is not an error.
 
+pub mod agent;
 pub mod json;
 pub mod sarif;
 
