@@ -4,17 +4,17 @@
 
 use std::time::Duration;
 
-use crate::check::{Engine, Finding};
-use crate::gate::{evaluate, event_branches, used_for, Event};
+use crate::check::Engine;
+use crate::gate::cover::{consume, cover};
+use crate::gate::{evaluate, Event};
 use crate::git::{PushLine, Repo};
-use crate::overrides::{self, ledger::Ledger, Coverage};
+use crate::overrides::{self, ledger::Ledger};
 use crate::policy::{Severity, WarningMode};
 use crate::report::{Printer, Shown};
 
 use super::records;
 use super::tty::Tty;
 use super::Outcome;
-use crate::audit::pipeline;
 
 /// How warnings may be acknowledged for this run.
 pub struct Acknowledge {
@@ -200,7 +200,9 @@ pub fn who(repo: &Repo) -> crate::overrides::ledger::Who {
 /// Evaluates, applies presented tokens, prints, decides, and remembers a
 /// blocked commit or push so that `tollgate override B1` can name its
 /// blockers. A token is spent only when the operation would otherwise
-/// proceed; the ledger is re-read under its lock at that moment.
+/// proceed; the ledger is re-read under its lock at that moment. What
+/// covers what, and the consumption, are the gate's ([`cover`],
+/// [`consume`]); this prints them and talks to the terminal.
 pub fn run(
     printer: &Printer,
     repo: &Repo,
@@ -211,112 +213,50 @@ pub fn run(
 ) -> anyhow::Result<(Outcome, Vec<Shown>)> {
     let now = crate::clock::now();
     let findings = evaluate(repo, engine, event)?;
-    let mut shown = crate::report::number(findings);
     let policy = engine.policy();
-    if !shown.is_empty() && !policy.allows.is_empty() {
-        // The branch is looked up only when a rule could need it.
-        let branches = if policy.allows.iter().any(|r| r.branches.is_some()) {
-            event_branches(repo, event)
-        } else {
-            Vec::new()
-        };
-        crate::check::allow::apply_allows(policy, &mut shown, &branches, now.date_naive());
-    }
-    crate::check::allow::apply_baseline(policy, &mut shown);
     let ledger = Ledger::at(&repo.state_dir());
-    let mut covered: Vec<(usize, String)> = shown
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| {
-            let name = s.allowed_by.as_ref()?;
-            let rule = policy.allows.iter().find(|r| &r.name == name)?;
-            Some((
-                i,
-                format!(
-                    "by allow rule `{name}` ({}; until {})",
-                    rule.reason, rule.expires
-                ),
-            ))
-        })
-        .collect();
-    covered.extend(shown.iter().enumerate().filter_map(|(i, s)| {
-        let reason = s.baselined.as_ref()?;
-        Some((
-            i,
-            format!(
-                "baselined in `{}` ({reason})",
-                crate::baseline::BASELINE_PATH
-            ),
-        ))
-    }));
-    // A blocker passed at commit time left a signed record on its commit;
-    // the push of that commit honours it, as CI's `verify` will.
-    if let Event::Push { .. } = event {
-        let by_records = pipeline::covered_by_records(repo, policy, &shown)?;
-        for why in &by_records.not_counted {
-            printer.warning(why);
-        }
-        for (i, how) in by_records.covered {
-            if !covered.iter().any(|(c, _)| *c == i) {
-                covered.push((i, how));
-            }
-        }
-    }
-    let open: Vec<&Finding> = shown
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !covered.iter().any(|(c, _)| c == i))
-        .map(|(_, s)| &s.finding)
-        .collect();
-    let open_index: Vec<usize> = (0..shown.len())
-        .filter(|i| !covered.iter().any(|(c, _)| c == i))
-        .collect();
-    // The ledger is read only when tokens are presented, and once.
-    let data = if tokens.is_empty() {
-        None
-    } else {
-        Some(ledger.read()?)
-    };
-    let coverage = match &data {
-        Some(d) => overrides::match_tokens(d, tokens, &open, now),
-        None => Coverage::default(),
-    };
-    let by_token: Vec<(usize, usize)> = coverage
-        .covered
-        .iter()
-        .map(|&(fi, ei)| (open_index[fi], ei))
-        .collect();
-    if let Some(d) = &data {
-        for &(i, ei) in &by_token {
-            covered.push((i, format!("by override token {}", d.entries[ei].id)));
-        }
-    }
-    printer.findings(&shown, &covered);
-    for why in &coverage.unused {
+    let c = cover(repo, policy, event, findings, &ledger, tokens, now)?;
+    for why in &c.not_counted {
         printer.warning(why);
     }
-    let remaining: Vec<Shown> = shown
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !covered.iter().any(|(c, _)| c == i))
-        .map(|(_, s)| s.clone())
-        .collect();
+    printer.findings(&c.shown, &c.covered);
+    for why in &c.unused {
+        printer.warning(why);
+    }
+    let remaining = c.remaining();
     let action = event.name();
     let mut outcome = decide(printer, &remaining, ack, action, policy);
-    if let (Outcome::Pass, Some(d)) = (outcome, &data) {
-        if !by_token.is_empty() {
-            let pairs: Vec<(&Finding, &crate::overrides::ledger::Entry)> = by_token
-                .iter()
-                .map(|&(i, ei)| (&shown[i].finding, &d.entries[ei]))
-                .collect();
-            if let Err(e) = consume(
-                printer, repo, engine, event, &ledger, tokens, &open, &pairs, now,
-            ) {
+    if outcome == Outcome::Pass && !c.by_token.is_empty() {
+        let open = c.open_findings();
+        let pairs = c.token_pairs();
+        let who = who(repo).to_string();
+        let done = consume(
+            repo, policy, event, &ledger, tokens, &open, &pairs, &who, now,
+        );
+        for w in &done.warnings {
+            printer.warning(w);
+        }
+        match done.result {
+            Ok(used) => {
+                printer.info(&format!(
+                    "tollgate: {used} override token{} consumed",
+                    plural(used)
+                ));
+                if done.at_commit {
+                    printer.info(
+                        "tollgate: the signed audit record is written when the commit is made",
+                    );
+                } else {
+                    records::flush_and_report(printer, repo);
+                }
+            }
+            Err(e) => {
                 printer.error(&format!("{action} blocked: {e:#}"));
                 outcome = Outcome::Blocked;
             }
         }
     }
+    let shown = c.shown;
     if outcome == Outcome::Blocked
         && remaining
             .iter()
@@ -343,90 +283,6 @@ pub fn run(
         }
     }
     Ok((outcome, shown))
-}
-
-/// Consumes the covering tokens and leaves their signed records: the
-/// records are made (and, for a push, signed) and saved as pending first,
-/// then the tokens are consumed under the ledger lock, then a push's records
-/// go into the notes at once (a commit's wait for `post-commit`). Any
-/// failure before the consumption consumes nothing.
-#[allow(clippy::too_many_arguments)]
-fn consume(
-    printer: &Printer,
-    repo: &Repo,
-    engine: &Engine<'_>,
-    event: &Event,
-    ledger: &Ledger,
-    tokens: &[String],
-    open: &[&Finding],
-    pairs: &[(&Finding, &crate::overrides::ledger::Entry)],
-    now: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<()> {
-    let signer = pipeline::signer(repo)?;
-    let at_commit = !matches!(event, Event::Push { .. });
-    let (local, listed) = pipeline::local_signers(repo)?;
-    for (finding, entry) in pairs {
-        if let Err(why) =
-            pipeline::check_entry(entry, finding, engine.policy(), &local, &signer.identity)
-        {
-            anyhow::bail!("{why}; nothing was consumed");
-        }
-    }
-    let pending = pipeline::prepare(repo, &signer, engine.policy(), pairs, at_commit, now)?;
-    match (&local, listed) {
-        (signers, true)
-            if !signers
-                .entries()
-                .iter()
-                .any(|e| e.key_fingerprint() == signer.identity.key_fingerprint) =>
-        {
-            printer.warning(&format!(
-                "your signing key {} is not in `{}`: CI's `tollgate verify` will not accept this record until it is",
-                signer.identity.key_fingerprint,
-                crate::audit::ALLOWED_SIGNERS
-            ));
-        }
-        (_, false) => printer.warning(&format!(
-            "this repository has no `{}`: CI's `tollgate verify` cannot accept any record until it lists its signers",
-            crate::audit::ALLOWED_SIGNERS
-        )),
-        _ => {}
-    }
-    let saved = pipeline::save(repo, &pending)?;
-    let who = who(repo);
-    let used_for = used_for(event, repo);
-    let result = ledger.update(|data| {
-        Ok::<_, anyhow::Error>(overrides::consume(
-            data,
-            tokens,
-            open,
-            pairs.len(),
-            &used_for,
-            &who.to_string(),
-            now,
-        ))
-    });
-    match result {
-        Ok(Ok(used)) => printer.info(&format!(
-            "tollgate: {} override token{} consumed",
-            used.len(),
-            if used.len() == 1 { "" } else { "s" }
-        )),
-        Ok(Err(why)) => {
-            pipeline::discard(repo, &saved);
-            anyhow::bail!(why);
-        }
-        Err(e) => {
-            pipeline::discard(repo, &saved);
-            return Err(e);
-        }
-    }
-    if at_commit {
-        printer.info("tollgate: the signed audit record is written when the commit is made");
-    } else {
-        records::flush_and_report(printer, repo);
-    }
-    Ok(())
 }
 
 /// The hashes of the tokens in `TOLLGATE_TOKEN`.

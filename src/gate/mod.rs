@@ -7,6 +7,7 @@
 //! repository and plain values, and returns values: it never prints, reads
 //! the terminal or the environment, and never takes the CLI's context.
 
+pub mod cover;
 pub mod prepare;
 pub mod recompute;
 pub mod rerun;
