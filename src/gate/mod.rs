@@ -9,6 +9,7 @@
 
 pub mod cover;
 pub mod prepare;
+pub mod range;
 pub mod recompute;
 pub mod rerun;
 pub mod scope;

@@ -5,6 +5,7 @@
 pub mod agent;
 pub mod json;
 pub mod sarif;
+pub mod verify;
 
 use std::io::{IsTerminal, Write};
 
