@@ -31,11 +31,17 @@ fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
 
 /// The `policy` target's checks.
 fn check_policy(text: &str) {
-    match load(Some(Source::new("fuzz.toml", text))) {
+    match load(
+        Some(Source::new("fuzz.toml", text)),
+        chrono::Utc::now().date_naive(),
+    ) {
         Ok(policy) => {
             let shown = policy.to_toml();
-            let again = load(Some(Source::new("shown.toml", shown.as_str())))
-                .unwrap_or_else(|d| panic!("`to_toml` output does not load:\n{d}"));
+            let again = load(
+                Some(Source::new("shown.toml", shown.as_str())),
+                chrono::Utc::now().date_naive(),
+            )
+            .unwrap_or_else(|d| panic!("`to_toml` output does not load:\n{d}"));
             let body = |s: &str| {
                 s.split_once('\n')
                     .map_or(s.to_owned(), |(_, b)| b.to_owned())

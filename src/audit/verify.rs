@@ -539,7 +539,11 @@ mod tests {
         let text = format!(
             "[[force-push]]\nid = \"no-force-main\"\nbranches = [\"main\"]\noverride = \"{mode}\"\n{extra}"
         );
-        crate::policy::load(Some(Source::new("p.toml", text))).unwrap()
+        crate::policy::load(
+            Some(Source::new("p.toml", text)),
+            crate::clock::now().date_naive(),
+        )
+        .unwrap()
     }
 
     fn blocker(r: &AuditRecord, mode: OverrideMode) -> Blocker {

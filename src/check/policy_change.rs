@@ -411,7 +411,11 @@ mod engine_tests {
         old: Option<&str>,
         new: Option<&str>,
     ) -> Vec<crate::check::Finding> {
-        let policy = load(Some(Source::new("t.toml", "extends = []\n"))).unwrap();
+        let policy = load(
+            Some(Source::new("t.toml", "extends = []\n")),
+            crate::clock::now().date_naive(),
+        )
+        .unwrap();
         let engine = Engine::new(&policy);
         let mut out = Findings::default();
         let side = |id: &'static str, t: &'static str| BlobSide {

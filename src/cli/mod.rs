@@ -202,7 +202,8 @@ impl Ctx {
     /// Loads a policy from `source` (`None`: the builtin `recommended`
     /// pack); diagnostics are printed and turned into an error.
     pub fn load_policy(&self, source: Option<Source>) -> anyhow::Result<Policy> {
-        policy::load(source).map_err(|d| self.policy_error(anyhow::Error::new(d)))
+        policy::load(source, crate::clock::now().date_naive())
+            .map_err(|d| self.policy_error(anyhow::Error::new(d)))
     }
 
     /// A policy's diagnostics are printed (stderr) and become an error

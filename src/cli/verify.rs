@@ -154,8 +154,14 @@ pub(super) fn trusted(
     policy: Option<Source>,
     signers: Option<&Path>,
 ) -> anyhow::Result<Trusted> {
-    let mut trusted =
-        Trusted::load(repo, base, policy, signers).map_err(|e| ctx.policy_error(e))?;
+    let mut trusted = Trusted::load(
+        repo,
+        base,
+        policy,
+        signers,
+        crate::clock::now().date_naive(),
+    )
+    .map_err(|e| ctx.policy_error(e))?;
     for w in &trusted.warnings {
         ctx.printer.warning(w);
     }

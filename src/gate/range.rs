@@ -67,10 +67,6 @@ pub fn pick_anchor(
     Ok(())
 }
 
-fn load_policy(source: Option<Source>) -> anyhow::Result<Policy> {
-    Ok(crate::policy::load(source)?)
-}
-
 /// The judgement of one range: the findings as shown, each blocker judged
 /// against the records, and what the allow rules did.
 #[derive(Debug)]
@@ -103,13 +99,17 @@ impl Trusted {
     /// `.tollgate/allowed_signers` in `base`'s tree (no policy file: the
     /// builtin `recommended` pack; no signer list: no record is valid).
     /// A policy with problems is an error holding its
-    /// [`crate::policy::Diagnostics`].
+    /// [`crate::policy::Diagnostics`]. Allow rules are judged on `today`.
     pub fn load(
         repo: &Repo,
         base: Option<Oid>,
         policy: Option<Source>,
         signers: Option<&Path>,
+        today: NaiveDate,
     ) -> anyhow::Result<Trusted> {
+        let load_policy = |source: Option<Source>| -> anyhow::Result<Policy> {
+            Ok(crate::policy::load(source, today)?)
+        };
         let base_name = base.map(|b| short_sha(&b.to_string()).to_string());
         let mut warnings = Vec::new();
         let from_base = |path: &str| -> anyhow::Result<Option<(String, String)>> {

@@ -224,8 +224,10 @@ const KINDS: [&str; 6] = [
 ];
 
 /// Loads the effective policy: `file` (with the packs it extends), or the
-/// builtin `recommended` pack when there is no file.
-pub fn load(file: Option<Source>) -> Result<Policy, Diagnostics> {
+/// builtin `recommended` pack when there is no file. Pure: `today` is the
+/// date allow rules are judged on (an expired rule, or one expiring too far
+/// ahead, is refused); no clock, file or environment is read.
+pub fn load(file: Option<Source>, today: chrono::NaiveDate) -> Result<Policy, Diagnostics> {
     let file = match file {
         Some(f) => f,
         None => Source::new(
@@ -235,7 +237,7 @@ pub fn load(file: Option<Source>) -> Result<Policy, Diagnostics> {
     };
     let mut loader = Loader::default();
     loader.load_source(&file, 0);
-    loader.finish()
+    loader.finish(today)
 }
 
 #[derive(Default)]
@@ -356,14 +358,13 @@ impl Loader {
         }
     }
 
-    fn finish(mut self) -> Result<Policy, Diagnostics> {
+    fn finish(mut self, today: chrono::NaiveDate) -> Result<Policy, Diagnostics> {
         ensure_policy_change(&mut self.constraints);
         let max_days = self
             .overrides
             .max_allow_days
             .as_ref()
             .map_or(allow::DEFAULT_MAX_ALLOW_DAYS, |d| *d.get_ref());
-        let today = crate::clock::now().date_naive();
         let mut allows = Vec::new();
         for (src, raw, span) in &self.allows {
             let (line, _) = Diagnostic {

@@ -3,7 +3,10 @@
 use super::*;
 
 fn load_str(text: &str) -> Result<Policy, Diagnostics> {
-    load(Some(Source::new("t.toml", text)))
+    load(
+        Some(Source::new("t.toml", text)),
+        crate::clock::now().date_naive(),
+    )
 }
 
 fn ok(text: &str) -> Policy {
@@ -38,7 +41,7 @@ fn ids(p: &Policy) -> Vec<&str> {
 
 /// The recommended pack's constraints, as loaded with no policy file.
 fn recommended() -> Policy {
-    load(None).unwrap_or_else(|d| panic!("{d}"))
+    load(None, crate::clock::now().date_naive()).unwrap_or_else(|d| panic!("{d}"))
 }
 
 /// The path set of a one-constraint policy `[[forbidden-path]] paths = globs`.
