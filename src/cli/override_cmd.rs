@@ -14,9 +14,10 @@ use super::gate;
 use super::tty::Tty;
 use super::{Ctx, Outcome};
 use crate::audit::pipeline::{approver_key_for, sign_grant};
-use crate::gate::prepare::{active_for, Asked};
+use crate::gate::prepare::Asked;
 use crate::git::Repo;
 use crate::overrides::ledger::{Entry, Ledger, State};
+use crate::overrides::lifecycle::active_for;
 use crate::overrides::{new_token, token_hash, token_id};
 
 #[derive(Debug, Args)]

@@ -9,14 +9,12 @@ use chrono::{DateTime, Utc};
 
 use crate::check::{Engine, EventKind, Finding};
 use crate::git::{parse_push_lines, Repo};
-use crate::overrides::ledger::{Entry, LedgerData, State};
-use crate::policy::{parse_duration, OverrideMode, Policy, Severity, Tier, MAX_TTL};
+use crate::overrides::ledger::LedgerData;
+use crate::overrides::lifecycle::{active_for, resolve_ttl};
+use crate::policy::{OverrideMode, Policy, Severity, Tier};
 use crate::state::LastRun;
 
 use super::Event;
-
-/// Token lifetime when `--ttl` is not given.
-pub const DEFAULT_TTL: Duration = Duration::from_secs(3600);
 
 /// What the caller will make of a prepared blocker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -273,42 +271,6 @@ pub fn prepare(
     }))
 }
 
-/// The token lifetime: `asked`, within every ceiling; else the default.
-fn resolve_ttl(
-    policy: &Policy,
-    c: &crate::policy::Constraint,
-    asked: Option<&str>,
-) -> Result<Duration, String> {
-    let ceiling = [Some(MAX_TTL), policy.max_ttl, c.max_ttl]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or(MAX_TTL);
-    let Some(asked) = asked else {
-        return Ok(DEFAULT_TTL.min(ceiling));
-    };
-    let ttl = parse_duration(asked).map_err(|e| format!("--ttl: {e}"))?;
-    if ttl > MAX_TTL {
-        return Err(format!(
-            "--ttl `{asked}` is too long: maximum duration is 24 hours"
-        ));
-    }
-    if c.max_ttl.is_some_and(|m| ttl > m) {
-        return Err(format!(
-            "--ttl `{asked}` is longer than constraint `{}` allows ({})",
-            c.id,
-            crate::policy::format_duration(c.max_ttl.unwrap_or(MAX_TTL))
-        ));
-    }
-    if policy.max_ttl.is_some_and(|m| ttl > m) {
-        return Err(format!(
-            "--ttl `{asked}` is longer than the policy's `[overrides] max-ttl` ({})",
-            crate::policy::format_duration(policy.max_ttl.unwrap_or(MAX_TTL))
-        ));
-    }
-    Ok(ttl)
-}
-
 /// [`prepare`] with what this clone remembers: the last blocked run and
 /// the ledger, read now.
 pub fn prepare_in(
@@ -322,15 +284,4 @@ pub fn prepare_in(
     let last = LastRun::load(&repo.state_dir())?;
     let data = ledger.read()?;
     prepare(repo, policy, &data, last.as_ref(), now, asked, want)
-}
-
-/// The active token for `fingerprint`, if any.
-pub fn active_for<'a>(
-    d: &'a LedgerData,
-    fingerprint: &str,
-    now: DateTime<Utc>,
-) -> Option<&'a Entry> {
-    d.entries
-        .iter()
-        .find(|e| e.fingerprint == fingerprint && e.state_at(now) == State::Active)
 }

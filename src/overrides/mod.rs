@@ -5,6 +5,7 @@
 //! never prints; the challenge lives in the CLI.
 
 pub mod ledger;
+pub mod lifecycle;
 pub mod token;
 
 use chrono::{DateTime, Utc};
