@@ -197,7 +197,7 @@ pub struct Flushed {
 /// signer are written; nothing is signed here, so a file planted in the
 /// state directory gains nothing. A record that cannot be written yet
 /// stays pending and is reported; nothing is dropped silently.
-pub fn flush(repo: &Repo) -> anyhow::Result<Flushed> {
+pub fn flush(repo: &Repo, now: DateTime<Utc>) -> anyhow::Result<Flushed> {
     let dir = PendingDir::at(&repo.state_dir());
     let mut done = Flushed::default();
     if dir.is_empty() {
@@ -208,7 +208,6 @@ pub fn flush(repo: &Repo) -> anyhow::Result<Flushed> {
     let me = signer(repo).ok().map(|s| s.identity.key_fingerprint);
     let own: Option<AllowedSigners> = local_signers(repo).ok().map(|(l, _)| l);
     let ledger = crate::overrides::ledger::Ledger::at(&repo.state_dir()).read()?;
-    let now = crate::clock::now();
     for (path, pending) in dir.list()? {
         let shown = path.display().to_string();
         let record = match pending.and_then(|p| p.record()) {

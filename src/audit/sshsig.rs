@@ -17,7 +17,7 @@
 //! authenticator, so they sign only through `ssh-keygen`.
 //!
 //! Verification is always in-process (no subprocess on the CI path) against
-//! an [`AllowedSigners`] list. For security keys the signed data carries the
+//! an [`AllowedSigners`](super::allowed_signers::AllowedSigners) list. For security keys the signed data carries the
 //! authenticator's flags and counter (`PROTOCOL.u2f`); `ssh-key` checks them
 //! as part of the signature, and this module then applies the signer line's
 //! rules: the user-presence flag is required unless the line says

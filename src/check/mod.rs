@@ -1,10 +1,16 @@
 //! The engine: events in, findings out.
 //!
+//! It owns the constraint kinds, one module per kind with one `evaluate`
+//! each, dispatched by an exhaustive `match`; the finding and its
+//! fingerprint; and what passes a finding without an override: allow rules
+//! and the baseline ([`allow`]).
+//!
 //! The git layer walks what changed and feeds it here one piece at a time
 //! (content of one file in one commit, one ref update, one commit target), so
 //! memory stays bounded by the largest file rather than the whole change.
 //! The engine is pure: it reads no environment, clock, terminal or
-//! repository, and prints nothing.
+//! repository, writes nothing, and prints nothing. It depends only on the
+//! policy and the detectors, never on the gate, overrides, audit or report.
 
 pub mod allow;
 pub mod content;

@@ -2,8 +2,17 @@
 //! extends), validating it with exact diagnostics, and the compiled model the
 //! engine runs.
 //!
-//! Loading is pure: callers hand in the file's text. Every problem in a file
-//! is reported (with file, line, column and a caret) before loading stops.
+//! It owns the file as written ([`model`]: serde types, spans kept), the
+//! compiled model ([`Policy`], [`Constraint`], [`Kind`]), the loader and its
+//! second pass (this file), allow rules as data ([`allow`]), globs and
+//! patterns, durations, the builtin packs and the diagnostics with line,
+//! column and caret.
+//!
+//! Loading is pure: callers hand in the file's text and today's date (allow
+//! rules are judged on it); no file, clock or environment is read. Every
+//! problem in a file is reported before loading stops. It knows no finding:
+//! matching allow rules and the baseline against findings is the engine's
+//! (`check::allow`).
 
 pub mod allow;
 mod diag;

@@ -1,6 +1,12 @@
 //! Output. One `Printer`: human text to stderr (with `error:`, `warning:`,
 //! `hint:` prefixes, readable without colour), machine output (JSON,
 //! SARIF) to stdout. A closed pipe is not an error.
+//!
+//! It owns the rendering of findings ([`Printer::findings`], [`json`],
+//! [`sarif`]), of `verify`'s report ([`verify`]) and what tollgate says to a
+//! coding agent ([`agent`]). It renders values it is given and decides
+//! nothing: which finding is covered, and whether a range passes, are the
+//! gate's.
 
 pub mod agent;
 pub mod json;
