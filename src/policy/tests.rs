@@ -1,6 +1,8 @@
 //! Tests of policy loading and diagnostics.
 
+use super::load::compile_secret;
 use super::*;
+use std::ops::Range;
 
 fn load_str(text: &str) -> Result<Policy, Diagnostics> {
     load(
