@@ -295,6 +295,23 @@ pub struct UsableKey {
 }
 
 impl SigningKey {
+    /// Whether something is there to sign with: ssh-agent (`agent`: it is
+    /// running) for a key literal, or for a key file the private key beside
+    /// its `.pub` (or ssh-agent holding it).
+    pub fn has_signer(&self, agent: bool) -> bool {
+        match self {
+            SigningKey::Agent(_) => agent,
+            SigningKey::File(path) => {
+                let private = if path.extension().is_some_and(|e| e == "pub") {
+                    path.with_extension("")
+                } else {
+                    path.clone()
+                };
+                private.is_file() || agent
+            }
+        }
+    }
+
     /// Reads a `user.signingkey` / `tollgate.signingKey` value the way git
     /// does: `key::…` or a value starting with `ssh-` is a literal public
     /// key, anything else is a path (`~/` is the home directory).

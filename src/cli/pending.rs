@@ -57,11 +57,7 @@ pub fn request_for_person(
     };
     let fingerprint = f.fingerprint.clone();
     ledger.update(|d| {
-        if d.entries.iter().any(|e| {
-            e.fingerprint == fingerprint
-                && matches!(e.state_at(now), State::Requested | State::Active)
-                && e.request.is_none()
-        }) {
+        if crate::overrides::lifecycle::open_for(d, &fingerprint, now).is_some() {
             anyhow::bail!(
                 "a request or token for this blocker is already open: see `tollgate override list`"
             );

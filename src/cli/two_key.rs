@@ -15,6 +15,7 @@ use super::challenge::{challenge, Answer};
 use super::tty::Tty;
 use super::{Ctx, Outcome};
 use crate::audit::approval::{self, Approval, Request};
+use crate::gate::approve;
 use crate::gate::prepare::Asked;
 use crate::git::Repo;
 use crate::overrides::ledger::{Entry, Ledger, State};
@@ -149,41 +150,19 @@ pub fn approve(
         Err(e) => return ctx.refuse(&format!("refused: {e}")),
     };
     let (signers, _) = crate::audit::pipeline::local_signers(repo)?;
-    if let Err(e) = req.verify(&signers) {
-        return ctx.refuse(&format!(
-            "refused: the request's signature does not hold: {e}"
-        ));
-    }
-    if now >= req.expires {
-        return ctx.refuse(&format!(
-            "refused: the request expired at {}",
-            req.expires.to_rfc3339()
-        ));
+    if let Err(why) = approve::check_document(&req, &signers, now) {
+        return ctx.refuse(&why);
     }
     let me = crate::audit::pipeline::signer(repo)?;
     if let Err(e) = approval::same_person_refused(&req.requester, &me.identity) {
         return ctx.refuse(&format!("refused: {e}"));
     }
     let policy = ctx.policy(Some(repo))?;
-    let Some(c) = policy.constraint(&req.constraint) else {
-        return ctx.refuse(&format!(
-            "refused: this repository's policy has no constraint `{}`",
-            req.constraint
-        ));
-    };
-    if policy.tier_for(c) != Tier::TwoKey {
-        return ctx.refuse(&format!(
-            "refused: constraint `{}` is not a two-key constraint here",
-            c.id
-        ));
-    }
-    if let Err(e) = approval::approver_allowed(&me.identity, &c.id, policy.approvers_for(c)) {
-        return ctx.refuse(&format!("refused: {e}"));
-    }
     // What is approved is what this clone computes from the request's
     // scope, never what the requester wrote.
-    let Some(scope) = &req.scope else {
-        return ctx.refuse("refused: the request names no scope, so the blocker cannot be computed here; ask for a new request");
+    let scope = match approve::check_against_policy(&req, &policy, &me.identity) {
+        Ok(s) => s,
+        Err(why) => return ctx.refuse(&why),
     };
     let remote = "origin";
     let missing =

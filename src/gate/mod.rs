@@ -15,6 +15,7 @@
 //! text): it never prints, reads the terminal, the clock or the
 //! environment, and never takes the CLI's context.
 
+pub mod approve;
 pub mod cover;
 pub mod prepare;
 pub mod range;

@@ -61,3 +61,14 @@ pub fn active_for<'a>(
         .iter()
         .find(|e| e.fingerprint == fingerprint && e.state_at(now) == State::Active)
 }
+
+/// The open request or active token for `fingerprint` (not a two-key
+/// request, which `override accept` turns into a token): one at a time per
+/// blocker.
+pub fn open_for<'a>(d: &'a LedgerData, fingerprint: &str, now: DateTime<Utc>) -> Option<&'a Entry> {
+    d.entries.iter().find(|e| {
+        e.fingerprint == fingerprint
+            && matches!(e.state_at(now), State::Requested | State::Active)
+            && e.request.is_none()
+    })
+}
