@@ -25,6 +25,7 @@ mod first_run;
 mod fresh_clone;
 mod fuzz_regressions;
 mod hooks;
+mod human_output;
 mod ide;
 mod import_gitleaks;
 mod keys;
