@@ -78,7 +78,8 @@ pub fn request(
     let signer = crate::audit::pipeline::signer(repo)?;
     let f = &p.finding;
     let expires = now + chrono::Duration::from_std(p.ttl)?;
-    let id = format!("req_{}", &token_hash(&new_token())[..16]);
+    let hash = token_hash(&new_token());
+    let id = format!("req_{}", hash.get(..16).unwrap_or(&hash));
     let req = Request {
         v: 1,
         doc_type: "request".into(),
