@@ -291,6 +291,25 @@ pub fn weekly_counts(records: &[AuditRecord]) -> HashMap<(String, String), usize
     counts
 }
 
+/// Every constraint and ISO week in `weekly` ([`weekly_counts`]) with more
+/// overrides than the constraint's `max-overrides-per-week`, as
+/// `` `id`: n in week (budget max) ``, sorted.
+pub fn over_budget(policy: &Policy, weekly: &HashMap<(String, String), usize>) -> Vec<String> {
+    let mut over: Vec<String> = Vec::new();
+    for ((constraint, week), n) in weekly {
+        if let Some(max) = policy
+            .constraint(constraint)
+            .and_then(|c| c.max_overrides_per_week)
+        {
+            if *n > max as usize {
+                over.push(format!("`{constraint}`: {n} in {week} (budget {max})"));
+            }
+        }
+    }
+    over.sort();
+    over
+}
+
 /// Counts token ids over the record lines in `notes` that sit on the commit
 /// they name. Unparseable lines and copies on another commit are skipped
 /// (they are invalid for their own reasons, and a copy must not discredit

@@ -228,18 +228,7 @@ fn report(
     let records: Vec<&AuditRecord> = all.iter().filter(|r| r.consumed >= from).collect();
     let policy = ctx.policy(Some(repo))?;
     let weekly = crate::audit::verify::weekly_counts(&all);
-    let mut over: Vec<String> = Vec::new();
-    for ((constraint, week), n) in &weekly {
-        if let Some(max) = policy
-            .constraint(constraint)
-            .and_then(|c| c.max_overrides_per_week)
-        {
-            if *n > max as usize {
-                over.push(format!("`{constraint}`: {n} in {week} (budget {max})"));
-            }
-        }
-    }
-    over.sort();
+    let over = crate::audit::verify::over_budget(&policy, &weekly);
     let groups: [(&str, Vec<(String, usize)>); 5] = [
         (
             "constraint",
