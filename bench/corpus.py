@@ -8,6 +8,10 @@ tree of tollgate's own dependencies.
            10 files (5 edited, 5 new), 500 added lines, no secret
   big      a fresh repository with a ~2,000-file, ~50 MB change staged, with
            FAKE secrets planted in it, and a manifest of where they are
+  busy     the shape of real work: one commit of a large tree (every vendored
+           file, topped up to BUSY_FILES files), then BUSY_COMMITS commits
+           that each touch 1-5 files (edits of real source lines, some new
+           files, a few deletions and renames)
 
 The fake secrets are generated here, at run time, from a seeded generator:
 they have the shape of real credentials so that scanners match them, but no
@@ -242,9 +246,100 @@ def build_big(vendor, repo, manifest, files=2000, target_mb=50, per_kind=4):
     print(f"big: {stat}; {len(planted)} fake secrets planted", file=sys.stderr)
 
 
+BUSY_FILES = 10_000
+BUSY_COMMITS = 300
+
+
+def build_busy(vendor, repo, files=BUSY_FILES, commits=BUSY_COMMITS):
+    """A large tree committed at once, then many small commits on it."""
+    fresh_repo(repo)
+    rng = random.Random(16)
+    tree = {}
+    for crate, rel, data in vendor_files(vendor):
+        tree[f"crates/{crate}/{rel}"] = data
+    # Topped up with second copies of the first crates' files (real text).
+    extra = sorted(tree.items())[: max(0, files - len(tree))]
+    for path, data in extra:
+        tree["mirror/" + path] = data
+    while len(tree) > files:
+        tree.pop(max(tree))
+    lines = [
+        l
+        for _, _, d in rust_sources(vendor)[:800]
+        for l in d.decode("utf-8", "replace").splitlines()
+        if l.strip() and len(l) < 120
+    ]
+    stream = bytearray()
+
+    def commit(n, msg, ops):
+        when = EPOCH + n * 600
+        m = msg.encode()
+        stream.extend(b"commit refs/heads/main\n")
+        stream.extend(f"mark :{n}\n".encode())
+        stream.extend(f"author Bench <bench@example.invalid> {when} +0000\n".encode())
+        stream.extend(f"committer Bench <bench@example.invalid> {when} +0000\n".encode())
+        stream.extend(f"data {len(m)}\n".encode() + m + b"\n")
+        if n > 1:
+            stream.extend(f"from :{n - 1}\n".encode())
+        for op in ops:
+            stream.extend(op)
+        stream.extend(b"\n")
+
+    def modify(path, data):
+        return f"M 100644 inline {path}\n".encode() + f"data {len(data)}\n".encode() + data + b"\n"
+
+    commit(1, "Import the tree", [modify(p, d) for p, d in sorted(tree.items())])
+    sources = sorted(p for p in tree if p.endswith(".rs"))
+    touched = 0
+    for n in range(2, commits + 2):
+        ops = []
+        for _ in range(rng.randint(1, 5)):
+            roll = rng.random()
+            if roll < 0.03 and sources:
+                # A deletion.
+                path = sources.pop(rng.randrange(len(sources)))
+                del tree[path]
+                ops.append(f"D {path}\n".encode())
+            elif roll < 0.06 and sources:
+                # An exact rename.
+                path = sources.pop(rng.randrange(len(sources)))
+                new = path[: -len(".rs")] + "_moved.rs"
+                if new in tree:
+                    continue
+                tree[new] = tree.pop(path)
+                sources.append(new)
+                ops.append(f"R {path} {new}\n".encode())
+            elif roll < 0.16:
+                # A new file of real source lines.
+                path = f"src/feature_{n}_{len(ops)}.rs"
+                start = rng.randrange(len(lines) - 80)
+                data = ("\n".join(lines[start : start + rng.randint(20, 80)]) + "\n").encode()
+                tree[path] = data
+                sources.append(path)
+                ops.append(modify(path, data))
+            else:
+                # An edit: a few lines replaced and a few added, at one place.
+                path = rng.choice(sources)
+                old = tree[path].decode("utf-8", "replace").split("\n")
+                at = rng.randrange(len(old))
+                start = rng.randrange(len(lines) - 30)
+                new_lines = lines[start : start + rng.randint(2, 30)]
+                old[at : at + rng.randint(0, 5)] = new_lines
+                data = "\n".join(old).encode()
+                tree[path] = data
+                ops.append(modify(path, data))
+            touched += 1
+        commit(n, f"Change {n}", ops)
+    subprocess.run(
+        ["git", "-C", str(repo), "fast-import", "--quiet"], input=bytes(stream), env=ENV, check=True
+    )
+    git(repo, "checkout", "-q", "-f", "main")
+    print(f"busy: {len(tree)} files, 1 import + {commits} commits touching {touched} files", file=sys.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["history", "typical", "big"])
+    ap.add_argument("what", choices=["history", "typical", "big", "busy"])
     ap.add_argument("--vendor", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--history", type=Path)
@@ -259,6 +354,8 @@ def main():
         build_history(a.vendor, a.out)
     elif a.what == "typical":
         build_typical(a.vendor, a.history, a.out, a.at)
+    elif a.what == "busy":
+        build_busy(a.vendor, a.out)
     else:
         build_big(a.vendor, a.out, a.manifest, a.files, a.mb)
 

@@ -4,32 +4,24 @@
 # deny.toml; proof that the same check fails on a planted GPL dependency;
 # and that THIRD-PARTY-NOTICES.md matches Cargo.lock. Run by .ci/run.
 #
-# cargo-deny is installed once with `cargo install --locked` into
-# TOLLGATE_CI_TOOLS (default ~/.cache/tollgate/ci-tools, outside the
-# checkout, so a fresh clone reuses them) and reinstalled when the pinned
-# version changes.
+# cargo-deny comes from TOLLGATE_CARGO_DENY (scripts/test builds the pinned
+# version into target/ci-tools and sets it), else from PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DENY_VERSION=0.20.2
-tools=${TOLLGATE_CI_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/tollgate/ci-tools}
-export PATH="$tools/bin:$PATH"
-
-install_tool() { # crate version
-  if ! "$tools/bin/$1" --version 2>/dev/null | grep -q " $2\$"; then
-    echo "installing $1 $2 into $tools (once; minutes on two cores)" >&2
-    nice -n 10 cargo install --locked --quiet --root "$tools" "$1" --version "$2"
-  fi
-}
-install_tool cargo-deny "$DENY_VERSION"
+deny=${TOLLGATE_CARGO_DENY:-$(command -v cargo-deny || true)}
+if [ -z "$deny" ] || ! "$deny" --version >/dev/null 2>&1; then
+  echo "error: cargo-deny not found (run scripts/test, which installs it, or set TOLLGATE_CARGO_DENY)" >&2
+  exit 2
+fi
 
 echo "== cargo deny: licences, bans, sources" >&2
-cargo deny --locked check --config deny.toml licenses bans sources
+"$deny" --locked --config deny.toml check licenses bans sources
 
 echo "== cargo deny: the same licence check refuses a planted GPL dependency" >&2
 fixture=tests/fixtures/licence-gpl
 set +e
-out=$(cargo deny --locked --manifest-path "$fixture/Cargo.toml" check --config "$PWD/deny.toml" licenses 2>&1)
+out=$("$deny" --locked --manifest-path "$fixture/Cargo.toml" --config "$PWD/deny.toml" check licenses 2>&1)
 rc=$?
 set -e
 if [ $rc -eq 0 ] || ! printf '%s' "$out" | grep -q 'GPL-3.0-only' || ! printf '%s' "$out" | grep -q 'planted-gpl'; then
@@ -44,7 +36,7 @@ echo "== cargo deny: advisories (RustSec database)" >&2
 # (this CI machine reaches package registries only) the check cannot run:
 # say so plainly instead of passing it. The release workflow runs it.
 set +e
-out=$(timeout 120 cargo deny --locked check --config deny.toml advisories 2>&1)
+out=$(timeout 120 "$deny" --locked --config deny.toml check advisories 2>&1)
 rc=$?
 set -e
 if [ $rc -eq 0 ]; then

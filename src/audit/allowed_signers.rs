@@ -162,8 +162,8 @@ impl SignerEntry {
                 return Err(format!(
                     "line {}: key not yet valid at {} (valid-after {})",
                     self.line,
-                    at.to_rfc3339(),
-                    after.to_rfc3339()
+                    crate::clock::show(&at),
+                    crate::clock::show(&after)
                 ));
             }
         }
@@ -172,8 +172,8 @@ impl SignerEntry {
                 return Err(format!(
                     "line {}: key expired at {} (valid-before {})",
                     self.line,
-                    at.to_rfc3339(),
-                    before.to_rfc3339()
+                    crate::clock::show(&at),
+                    crate::clock::show(&before)
                 ));
             }
         }

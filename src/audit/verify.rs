@@ -342,8 +342,8 @@ fn lifetime_and_use(
     if record.consumed > record.expires {
         return Err(format!(
             "consumed at {} after the token expired at {}",
-            record.consumed.to_rfc3339(),
-            record.expires.to_rfc3339()
+            crate::clock::show(&record.consumed),
+            crate::clock::show(&record.expires)
         ));
     }
     if record.consumed < record.minted {

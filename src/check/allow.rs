@@ -110,6 +110,16 @@ pub struct Shown {
     /// baselined (reported, never a blocker).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baselined: Option<String>,
+    /// The author (`Name <email>`) of the finding's commit; absent for
+    /// findings with no commit (staged changes, `scan`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// The author date of the finding's commit, RFC 3339 to the second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    /// The subject line of the finding's commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 /// Numbers findings: blockers `B1…`, warnings `W1…`, in the order found.
@@ -133,6 +143,9 @@ pub fn number(findings: Vec<Finding>) -> Vec<Shown> {
                 finding,
                 allowed_by: None,
                 baselined: None,
+                author: None,
+                date: None,
+                subject: None,
             }
         })
         .collect()

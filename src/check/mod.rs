@@ -199,6 +199,10 @@ pub struct Location {
     /// 1-based line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
+    /// 1-based column of the match in its line, in Unicode code points
+    /// (text findings only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
     /// Byte offset in the blob, for text found in binary content.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,

@@ -283,6 +283,8 @@ fn documented_example_values_are_never_reported() {
         "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n",
         "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
         "AccountKey=C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==\n",
+        "export VAULT_TOKEN=hvs.R0670sAqZnKX3yW40NddrPVk\n",
+        "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX\n",
     ] {
         let f = found(&engine, "docs/setup.md", text);
         assert!(f.is_empty(), "{text}: {f:?}");

@@ -182,15 +182,16 @@ fn scan(
         if public.is_public_value(secret, whole) {
             continue;
         }
-        let (line, offset) = match chunk.run {
+        let (line, column, offset) = match chunk.run {
             Some(run) => (
+                None,
                 None,
                 Some(run.offset + m.start() as u64 * u64::from(run.stride)),
             ),
             None => {
                 line += count_newlines(&text[counted_to..m.start()]);
                 counted_to = m.start();
-                (Some(line), None)
+                (Some(line), Some(column_of(text, m.start())), None)
             }
         };
         let digest = Sha256::digest(secret);
@@ -206,6 +207,7 @@ fn scan(
             Location {
                 path: Some(display_path(change.path)),
                 line,
+                column,
                 offset,
                 commit: change.commit.map(str::to_string),
                 ..Location::default()
@@ -234,6 +236,21 @@ fn scan(
         }
         out.push(f);
     }
+}
+
+/// The 1-based column of byte `at` in its line of `text`, counted in
+/// Unicode code points (what SARIF's `unicodeCodePoints` column kind and
+/// editors count); a byte that is not valid UTF-8 counts as one.
+fn column_of(text: &[u8], at: usize) -> u32 {
+    let start = text[..at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let chars = text[start..at]
+        .iter()
+        .filter(|&&b| b & 0xC0 != 0x80)
+        .count();
+    u32::try_from(chars).unwrap_or(u32::MAX).saturating_add(1)
 }
 
 /// The inline allow marker (gitleaks' `gitleaks:allow`, or
@@ -320,6 +337,16 @@ mod tests {
             inline_marker(b"x TOLLGATE:ALLOW", 0, 1),
             Some("tollgate:allow")
         );
+    }
+
+    #[test]
+    fn columns_count_code_points_from_the_start_of_the_line() {
+        let text = "a = 1\nclé: SECRET\n".as_bytes();
+        let at = text.windows(6).position(|w| w == b"SECRET").unwrap();
+        // `clé: ` is five code points (six bytes).
+        assert_eq!(column_of(text, at), 6);
+        assert_eq!(column_of(text, 0), 1);
+        assert_eq!(column_of(text, 6), 1);
     }
 
     #[test]

@@ -182,6 +182,7 @@ fn secret_finding_has_path_commit_kind_and_severity() {
         Location {
             path: Some("src/a.rs".into()),
             line: Some(1),
+            column: Some(1),
             commit: Some("abc123".into()),
             ref_name: None,
             offset: None,

@@ -459,9 +459,9 @@ fn detail(l: &Line) -> String {
                     }
                 ),
             ),
-            ("minted", r.minted.to_rfc3339()),
-            ("expires", r.expires.to_rfc3339()),
-            ("consumed", r.consumed.to_rfc3339()),
+            ("minted", crate::clock::show(&r.minted)),
+            ("expires", crate::clock::show(&r.expires)),
+            ("consumed", crate::clock::show(&r.consumed)),
             ("policy", format!("sha256:{}", r.policy_sha256)),
             ("tool", format!("tollgate {}", r.tool_version)),
         ];

@@ -153,10 +153,16 @@ fn hooks(repo: &Repo, r: &mut Report<'_>) -> anyhow::Result<()> {
                         m.name(),
                         m.config_file(name)
                     ),
-                    Some(&format!(
-                        "tollgate install --integrate (adds tollgate's entry to `{}`)",
-                        m.config_file(name)
-                    )),
+                    Some(&match m {
+                        crate::hooks::Manager::Husky(crate::hooks::Husky::V4) => format!(
+                            "add the entry `tollgate install` prints to `{}` by hand",
+                            m.config_file(name)
+                        ),
+                        _ => format!(
+                            "tollgate install --integrate (adds tollgate's entry to `{}`)",
+                            m.config_file(name)
+                        ),
+                    }),
                 ),
                 _ => r.line(
                     missing,

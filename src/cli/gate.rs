@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::check::Engine;
 use crate::gate::cover::{consume, cover};
-use crate::gate::{evaluate, Event};
+use crate::gate::{evaluate, evaluate_with, Event};
 use crate::git::{PushLine, Repo};
 use crate::overrides::{self, ledger::Ledger};
 use crate::policy::{Severity, WarningMode};
@@ -80,7 +80,7 @@ pub fn decide(
                     .map(|c| policy.tier_for(c))
                     .max()
                     .unwrap_or(policy.approval);
-                for line in crate::report::agent::instructions(&who, ids[0], tier) {
+                for line in crate::report::agent::instructions(&who, ids[0], tier, &self_command()) {
                     printer.hint(&line);
                 }
                 if agent.is_none() {
@@ -158,9 +158,21 @@ pub fn decide(
     }
 }
 
+/// Set when tollgate runs as a hook of the pre-commit framework
+/// (`tollgate hook --from-framework`): the framework puts its own build of
+/// tollgate first on the hook's `PATH`, which is not the user's `PATH`.
+static UNDER_FRAMEWORK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Records that this run is a pre-commit framework hook, so that hints name
+/// tollgate by its full path ([`self_command`]).
+pub fn set_under_framework() {
+    UNDER_FRAMEWORK.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// How to name tollgate in a hint: `tollgate` when that is what `PATH`
-/// finds, else this binary's full path (the pre-commit framework runs
-/// tollgate from its own environment, which is not on the user's `PATH`).
+/// finds, else this binary's full path (quoted for a shell when needed).
+/// Under the pre-commit framework it is always the full path: the hook's
+/// `PATH` holds the framework's environment, the user's shell does not.
 pub fn self_command() -> String {
     let exe = std::env::current_exe().and_then(|p| p.canonicalize()).ok();
     let on_path = std::env::var_os("PATH").and_then(|paths| {
@@ -168,13 +180,16 @@ pub fn self_command() -> String {
             .map(|d| d.join("tollgate"))
             .find(|p| p.is_file())
     });
+    let framework = UNDER_FRAMEWORK.load(std::sync::atomic::Ordering::Relaxed);
     match (exe, on_path) {
-        (Some(exe), Some(found)) if found.canonicalize().ok().as_ref() == Some(&exe) => {
+        (Some(exe), Some(found))
+            if !framework && found.canonicalize().ok().as_ref() == Some(&exe) =>
+        {
             "tollgate".into()
         }
         (Some(exe), _) => {
             let s = exe.display().to_string();
-            if s.contains([' ', '\'', '"']) {
+            if s.contains(|c: char| !(c.is_ascii_alphanumeric() || "/._-+:@%".contains(c))) {
                 format!("'{}'", s.replace('\'', "'\\''"))
             } else {
                 s
@@ -212,7 +227,15 @@ pub fn run(
     tokens: &[String],
 ) -> anyhow::Result<(Outcome, Vec<Shown>)> {
     let now = crate::clock::now();
-    let findings = evaluate(repo, engine, event)?;
+    let findings = match event {
+        Event::Range { .. } | Event::History => {
+            let mut progress = printer.progress();
+            let findings = evaluate_with(repo, engine, event, &mut |d, t| progress.commits(d, t))?;
+            progress.done();
+            findings
+        }
+        _ => evaluate(repo, engine, event)?,
+    };
     let policy = engine.policy();
     let ledger = Ledger::at(&repo.state_dir());
     let c = cover(repo, policy, event, findings, &ledger, tokens, now)?;

@@ -60,6 +60,9 @@ pub struct HookArgs {
 
 /// Runs a hook.
 pub fn run(ctx: &Ctx, args: HookArgs) -> anyhow::Result<Outcome> {
+    if args.from_framework {
+        super::gate::set_under_framework();
+    }
     let repo = ctx.repo()?;
     let mut stdin = Vec::new();
     // Under the pre-commit framework there is no chained hook (the framework
@@ -161,7 +164,8 @@ fn push_notes(ctx: &Ctx, repo: &Repo, remote: &str) -> Outcome {
             ));
             super::notes_cmd::explain_removal(&ctx.printer, &e);
             ctx.printer.hint(&format!(
-                "the branch is not pushed without its records; fix the cause, then run `tollgate notes push {remote}` or push again"
+                "the branch is not pushed without its records; fix the cause, then run `{} notes push {remote}` or push again",
+                super::gate::self_command()
             ));
             Outcome::Blocked
         }

@@ -125,10 +125,17 @@ fn with_manager(
         m.name()
     ));
     ctx.printer.stdout(&m.entry(&missing));
-    ctx.printer.hint(&format!(
-        "add the entry above to `{}`, or run `tollgate install --integrate` to add it",
-        m.config_file(missing[0])
-    ));
+    ctx.printer.hint(&match m {
+        // `--integrate` refuses to rewrite `package.json`: do not offer it.
+        Manager::Husky(crate::hooks::Husky::V4) => format!(
+            "add the entry above to `{}` by hand (tollgate does not rewrite it)",
+            m.config_file(missing[0])
+        ),
+        _ => format!(
+            "add the entry above to `{}`, or run `tollgate install --integrate` to add it",
+            m.config_file(missing[0])
+        ),
+    });
     if let Manager::Committed(_) = m {
         ctx.printer.hint(
             "or `tollgate install --force` to replace the committed hooks with this machine's shims (not to be committed)",

@@ -293,7 +293,7 @@ fn mint(
         "tollgate: token {id} passes `{}` at {} once, until {}",
         f.constraint,
         f.location,
-        expires.to_rfc3339()
+        crate::clock::show(&expires)
     ));
     ctx.printer
         .stdout(&crate::gate::rerun::token_printout(repo, &event, &token));
@@ -385,16 +385,16 @@ fn status(
             .map(|c| format!(" [{}]", esc(c)))
             .unwrap_or_default(),
         esc(&e.who.to_string()),
-        e.minted.to_rfc3339(),
-        e.expires.to_rfc3339(),
+        crate::clock::show(&e.minted),
+        crate::clock::show(&e.expires),
     );
     if let (Some(at), Some(what)) = (e.used_at, &e.used_for) {
-        out += &format!("  used        {} for {what}\n", at.to_rfc3339());
+        out += &format!("  used        {} for {what}\n", crate::clock::show(&at));
     }
     for t in trail {
         out += &format!(
             "  {}  {} -> {}  by {}: {}\n",
-            t.at.to_rfc3339(),
+            crate::clock::show(&t.at),
             t.from.map_or("-", |s| s.as_str()),
             t.to.as_str(),
             esc(&t.who),

@@ -196,7 +196,7 @@ pub fn pending(
                 ctx.printer.info(&format!(
                     "tollgate: request {id} approved; its token passes `{}` once, until {}",
                     e.constraint,
-                    e.expires.to_rfc3339()
+                    crate::clock::show(&e.expires)
                 ));
             }
             Answer::Denied | Answer::Timeout => {

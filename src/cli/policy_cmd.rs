@@ -17,6 +17,9 @@ pub enum PolicyCommand {
         /// Output format of `--rules`
         #[arg(long, value_enum, default_value_t = RulesFormat::Human, requires = "rules")]
         format: RulesFormat,
+        /// Show a builtin pack (`recommended`, `strict`) instead of the effective policy
+        #[arg(long, value_name = "PACK")]
+        builtin: Option<String>,
     },
     /// Translate a gitleaks configuration into tollgate constraints (printed, or written with --output); what has no equivalent is listed with its line
     ImportGitleaks {
@@ -36,6 +39,8 @@ pub enum RulesFormat {
     Human,
     /// JSON (`tollgate/v1`) on stdout.
     Json,
+    /// A Markdown table (`docs/rules.md` is this, for `--builtin recommended`).
+    Markdown,
 }
 
 /// Runs a policy subcommand.
@@ -44,7 +49,36 @@ pub fn run(ctx: &Ctx, cmd: PolicyCommand) -> anyhow::Result<Outcome> {
         return import_gitleaks(ctx, file, output.as_deref());
     }
     let repo = ctx.repo().ok();
-    let policy = ctx.policy(repo.as_ref())?;
+    let builtin = match &cmd {
+        PolicyCommand::Show {
+            builtin: Some(name),
+            ..
+        } => Some(name.clone()),
+        _ => None,
+    };
+    let (policy, name) = match &builtin {
+        Some(pack) => {
+            if crate::policy::builtin_pack(pack).is_none() {
+                anyhow::bail!(
+                    "unknown builtin pack `{pack}`; the builtin packs are {}",
+                    crate::policy::BUILTIN_PACKS
+                        .iter()
+                        .map(|(n, _)| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            let name = format!("builtin:{pack}");
+            let source =
+                crate::policy::Source::new(name.clone(), format!("extends = [\"{name}\"]\n"));
+            (ctx.load_policy(Some(source))?, name)
+        }
+        None => {
+            let policy = ctx.policy(repo.as_ref())?;
+            let name = policy.sources.join(", ");
+            (policy, name)
+        }
+    };
     match cmd {
         PolicyCommand::Check => {
             ctx.printer.info(&format!(
@@ -62,6 +96,7 @@ pub fn run(ctx: &Ctx, cmd: PolicyCommand) -> anyhow::Result<Outcome> {
         PolicyCommand::Show {
             rules: true,
             format,
+            ..
         } => {
             let list = policy.rule_list();
             match format {
@@ -69,6 +104,7 @@ pub fn run(ctx: &Ctx, cmd: PolicyCommand) -> anyhow::Result<Outcome> {
                 RulesFormat::Json => ctx
                     .printer
                     .stdout(&format!("{}\n", serde_json::to_string_pretty(&list)?)),
+                RulesFormat::Markdown => ctx.printer.stdout(&list.to_markdown(&name)),
             }
         }
         PolicyCommand::ImportGitleaks { .. } => unreachable!("handled above"),

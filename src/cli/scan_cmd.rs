@@ -3,9 +3,7 @@
 //! and exit codes of `check` (blockers exit 1; warnings are printed). The
 //! walking and reading are `crate::scan`'s.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use clap::Args;
 
@@ -59,7 +57,7 @@ pub fn run(ctx: &Ctx, args: ScanArgs) -> anyhow::Result<Outcome> {
         } else {
             args.paths.clone()
         };
-        let mut progress = Progress::new(ctx);
+        let mut progress = ctx.printer.progress();
         let files = scan::scan_paths(
             &engine,
             &paths,
@@ -67,7 +65,7 @@ pub fn run(ctx: &Ctx, args: ScanArgs) -> anyhow::Result<Outcome> {
                 respect_ignore: !args.no_ignore,
             },
             &mut out,
-            &mut |n| progress.tick(n),
+            &mut |n| progress.files(n),
         )?;
         progress.done();
         ctx.printer.debug(&format!(
@@ -110,44 +108,4 @@ pub fn run(ctx: &Ctx, args: ScanArgs) -> anyhow::Result<Outcome> {
     let outcome = gate::decide(&ctx.printer, &remaining, &ack, "scan", &policy);
     emit(ctx, &policy, args.format, "scan", outcome, &shown);
     Ok(outcome)
-}
-
-/// A progress line on stderr for scans longer than about a second: only
-/// when stderr is a terminal, and never with `-q` or `NO_COLOR`.
-struct Progress {
-    enabled: bool,
-    start: Instant,
-    last: Option<Instant>,
-}
-
-impl Progress {
-    fn new(ctx: &Ctx) -> Progress {
-        Progress {
-            enabled: !ctx.global.quiet
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::io::stderr().is_terminal(),
-            start: Instant::now(),
-            last: None,
-        }
-    }
-
-    fn tick(&mut self, n: usize) {
-        if !self.enabled || self.start.elapsed() < Duration::from_secs(1) {
-            return;
-        }
-        if self
-            .last
-            .is_some_and(|l| l.elapsed() < Duration::from_millis(200))
-        {
-            return;
-        }
-        self.last = Some(Instant::now());
-        eprint!("\rtollgate: scanned {n} files…");
-    }
-
-    fn done(&self) {
-        if self.last.is_some() {
-            eprint!("\r\x1b[K");
-        }
-    }
 }

@@ -125,7 +125,7 @@ pub fn request(
         "tollgate: request {id} for `{}` at {}, valid until {}",
         f.constraint,
         f.location,
-        expires.to_rfc3339()
+        crate::clock::show(&expires)
     ));
     ctx.printer.hint(&format!(
         "send it to one of `{}`'s approvers ({}): they run `tollgate override approve <request>`; then run `tollgate override accept <approval>`",
@@ -210,7 +210,7 @@ pub fn approve(
         req.requester.key_fingerprint,
         crate::check::escape_controls(&req.repository),
         req.fingerprint,
-        req.expires.to_rfc3339()
+        crate::clock::show(&req.expires)
     ));
     match challenge(&mut tty, &f, &req.reason, &context)? {
         Answer::Approved => {}
@@ -277,7 +277,7 @@ pub fn accept(
     if now >= entry.expires {
         return ctx.refuse(&format!(
             "refused: the request expired at {}",
-            entry.expires.to_rfc3339()
+            crate::clock::show(&entry.expires)
         ));
     }
     let id = entry.id.clone();
@@ -305,7 +305,7 @@ pub fn accept(
         "tollgate: {} approved request {id}; the token passes `{}` once, until {}",
         app.approver.email,
         app.constraint,
-        entry.expires.to_rfc3339()
+        crate::clock::show(&entry.expires)
     ));
     let last = crate::state::LastRun::load(&repo.state_dir())?;
     let event = crate::gate::prepare::current_event(last.as_ref())?;

@@ -95,7 +95,9 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Outcome> {
     let all = repo.all_notes(&args.notes_ref)?;
     // The trail is append-only: a record some notes commit had is still there.
     let deleted = crate::audit::index::deleted_records(&repo, &args.notes_ref)?;
+    let mut progress = ctx.printer.progress();
     let judged = range::judge_commits(
+        &mut |done, total| progress.commits(done, total),
         &repo,
         &trusted.policy,
         &trusted.signers,
@@ -104,6 +106,7 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Outcome> {
         &all,
         crate::clock::now().date_naive(),
     )?;
+    progress.done();
     let (shown, judgement) = (&judged.shown, &judged.judgement);
 
     let baselined = shown.iter().filter(|s| s.baselined.is_some()).count();

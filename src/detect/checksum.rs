@@ -5,7 +5,7 @@
 //! the finding is downgraded to a warning that says so. One whose checksum
 //! verifies is almost certainly real and says `checksum: verified`.
 
-use base64ct::{Base64UrlUnpadded, Encoding};
+use base64ct::{Base64, Base64UrlUnpadded, Encoding};
 
 /// The validators a rule may name, as written in policy files.
 pub const CHECKSUM_NAMES: &[&str] = &[
@@ -14,6 +14,7 @@ pub const CHECKSUM_NAMES: &[&str] = &[
     "pypi-macaroon",
     "jwt-structure",
     "age-bech32",
+    "confluent-crc32",
 ];
 
 /// One validator.
@@ -34,6 +35,11 @@ pub enum Checksum {
     /// An age secret key: Bech32 (BIP 173) with the `age-secret-key-` part,
     /// checked by its own 6-character checksum.
     AgeBech32,
+    /// Confluent Cloud API secrets since 2025-07-30: `cflt`, 54 characters
+    /// of `[A-Za-z0-9+/]`, then the first 6 characters of the standard
+    /// base64 of the CRC32 of those 54 (4 bytes, least significant first;
+    /// the byte order is the one that verifies the vendor's own example).
+    ConfluentCrc32,
 }
 
 impl Checksum {
@@ -45,6 +51,7 @@ impl Checksum {
             "pypi-macaroon" => Checksum::PypiMacaroon,
             "jwt-structure" => Checksum::JwtStructure,
             "age-bech32" => Checksum::AgeBech32,
+            "confluent-crc32" => Checksum::ConfluentCrc32,
             _ => return None,
         })
     }
@@ -57,6 +64,7 @@ impl Checksum {
             Checksum::PypiMacaroon => "pypi-macaroon",
             Checksum::JwtStructure => "jwt-structure",
             Checksum::AgeBech32 => "age-bech32",
+            Checksum::ConfluentCrc32 => "confluent-crc32",
         }
     }
 
@@ -77,6 +85,7 @@ impl Checksum {
             Checksum::PypiMacaroon => s.strip_prefix("pypi-").is_some_and(pypi_macaroon),
             Checksum::JwtStructure => jwt_structure(s),
             Checksum::AgeBech32 => age_bech32(s),
+            Checksum::ConfluentCrc32 => s.strip_prefix("cflt").is_some_and(confluent_crc32),
         }
     }
 }
@@ -100,6 +109,17 @@ fn crc32_base62_tail(body: &str) -> bool {
     }
     let (payload, tail) = body.split_at(30);
     base62(crc32fast::hash(payload.as_bytes()), 6) == tail
+}
+
+/// 54 base64-alphabet characters and 6 of the base64 of their CRC32.
+fn confluent_crc32(body: &str) -> bool {
+    let b64 = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
+    if body.len() != 60 || !body.bytes().all(b64) {
+        return false;
+    }
+    let (payload, tail) = body.split_at(54);
+    let crc = crc32fast::hash(payload.as_bytes()).to_le_bytes();
+    Base64::encode_string(&crc).get(..6) == Some(tail)
 }
 
 fn pypi_macaroon(b64: &str) -> bool {
@@ -190,6 +210,19 @@ mod tests {
         raw[0] = 0x01;
         let tok = format!("pypi-{}", Base64UrlUnpadded::encode_string(&raw));
         assert!(!Checksum::PypiMacaroon.verify(tok.as_bytes()));
+    }
+
+    #[test]
+    fn confluent_tail_verifies_the_documented_example_and_an_edit_fails() {
+        // The example secret on Confluent's API-key page.
+        let doc = b"cfltT8d8RzkNseTMEDKcjNM1BZTFPHqRn/dQm9q7w6SjzZ12wZfwjaJdipHZtDjw";
+        assert!(Checksum::ConfluentCrc32.verify(doc));
+        let mut edited = doc.to_vec();
+        edited[10] = if edited[10] == b'a' { b'b' } else { b'a' };
+        assert!(!Checksum::ConfluentCrc32.verify(&edited));
+        assert!(!Checksum::ConfluentCrc32.verify(&doc[..63]));
+        assert!(!Checksum::ConfluentCrc32
+            .verify(b"xfltT8d8RzkNseTMEDKcjNM1BZTFPHqRn/dQm9q7w6SjzZ12wZfwjaJdipHZtDjw"));
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub fn check_document(
     if now >= req.expires {
         return Err(format!(
             "refused: the request expired at {}",
-            req.expires.to_rfc3339()
+            crate::clock::show(&req.expires)
         ));
     }
     Ok(())

@@ -90,6 +90,7 @@ pub fn cover(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Covered> {
     let mut shown = number(findings);
+    crate::report::add_commit_meta(&mut shown, |c| repo.commit_meta(c));
     if !shown.is_empty() && !policy.allows.is_empty() {
         // The branch is looked up only when a rule could need it.
         let branches = if policy.allows.iter().any(|r| r.branches.is_some()) {

@@ -71,6 +71,17 @@ impl Event {
 
 /// Runs every constraint over the event.
 pub fn evaluate(repo: &Repo, engine: &Engine<'_>, event: &Event) -> anyhow::Result<Vec<Finding>> {
+    evaluate_with(repo, engine, event, &mut |_, _| {})
+}
+
+/// [`evaluate`], calling `progress(done, total)` after each commit of a
+/// push, range or history (for a progress line; the gate prints nothing).
+pub fn evaluate_with(
+    repo: &Repo,
+    engine: &Engine<'_>,
+    event: &Event,
+    progress: &mut dyn FnMut(usize, usize),
+) -> anyhow::Result<Vec<Finding>> {
     let mut out = Findings::default();
     match event {
         Event::Staged => {
@@ -86,12 +97,18 @@ pub fn evaluate(repo: &Repo, engine: &Engine<'_>, event: &Event) -> anyhow::Resu
             for u in &plan.updates {
                 engine.check_ref_update(u, &mut out);
             }
-            scan_commits(repo, engine, &plan.commits, &mut out)?;
+            scan_commits_with(repo, engine, &plan.commits, &mut out, progress)?;
         }
-        Event::Range { base, head } => {
-            scan_commits(repo, engine, &repo.range_commits(*base, *head)?, &mut out)?
+        Event::Range { base, head } => scan_commits_with(
+            repo,
+            engine,
+            &repo.range_commits(*base, *head)?,
+            &mut out,
+            progress,
+        )?,
+        Event::History => {
+            scan_commits_with(repo, engine, &repo.all_commits()?, &mut out, progress)?
         }
-        Event::History => scan_commits(repo, engine, &repo.all_commits()?, &mut out)?,
     }
     Ok(out.into_vec())
 }
@@ -104,8 +121,19 @@ pub fn scan_commits(
     commits: &[git2::Oid],
     out: &mut Findings,
 ) -> anyhow::Result<()> {
+    scan_commits_with(repo, engine, commits, out, &mut |_, _| {})
+}
+
+/// [`scan_commits`], calling `progress(done, total)` after each commit.
+pub fn scan_commits_with(
+    repo: &Repo,
+    engine: &Engine<'_>,
+    commits: &[git2::Oid],
+    out: &mut Findings,
+    progress: &mut dyn FnMut(usize, usize),
+) -> anyhow::Result<()> {
     let mut seen = HashSet::new();
-    for &c in commits {
+    for (done, &c) in commits.iter().enumerate() {
         // Policy changes are read from the same diff as the content.
         let mut policy_changes = Findings::default();
         let mut hook = crate::git::PathHook {
@@ -123,6 +151,7 @@ pub fn scan_commits(
         for f in policy_changes.into_vec() {
             out.push(f);
         }
+        progress(done + 1, commits.len());
     }
     Ok(())
 }

@@ -173,6 +173,7 @@ impl Trusted {
 /// on the judged commits are reported; token ids are counted over all.
 /// Allow rules apply on `today`.
 pub fn judge_commits(
+    progress: &mut dyn FnMut(usize, usize),
     repo: &Repo,
     policy: &Policy,
     signers: &AllowedSigners,
@@ -183,11 +184,12 @@ pub fn judge_commits(
 ) -> anyhow::Result<RangeJudgement> {
     let engine = Engine::new(policy);
     let mut out = Findings::default();
-    crate::gate::scan_commits(repo, &engine, commits, &mut out)?;
+    crate::gate::scan_commits_with(repo, &engine, commits, &mut out, progress)?;
     if let Some(u) = update {
         engine.check_ref_update(u, &mut out);
     }
     let mut shown = number(out.into_vec());
+    crate::report::add_commit_meta(&mut shown, |c| repo.commit_meta(c));
     let branches: Vec<String> = update.map(|u| u.remote_ref.clone()).into_iter().collect();
     let used = apply_allows(policy, &mut shown, &branches, today);
     apply_baseline(policy, &mut shown);
@@ -432,7 +434,9 @@ pub fn judge_ref(
             _ => false,
         },
     };
+    // The server shows no progress line: its stderr goes to the pusher.
     let judged = judge_commits(
+        &mut |_, _| {},
         repo,
         &trusted.policy,
         &trusted.signers,

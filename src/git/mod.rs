@@ -10,6 +10,8 @@ mod blob;
 mod history;
 mod notes;
 mod push;
+mod staged;
+mod tree_diff;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -136,6 +138,17 @@ impl<T> Context<T> for Result<T, git2::Error> {
             source,
         })
     }
+}
+
+/// Who wrote a commit, when, and its subject (for reports).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitMeta {
+    /// `Name <email>` of the author.
+    pub author: String,
+    /// The author date, RFC 3339 to the second.
+    pub date: String,
+    /// The first line of the message.
+    pub subject: String,
 }
 
 /// An open repository.
@@ -328,11 +341,38 @@ impl Repo {
             None => None,
         };
         let index = self.repo.index().ctx(|| "cannot read the index".into())?;
+        let mut opts = diff_options();
+        // Only the paths the index changes are compared (see `staged`);
+        // where the index cannot be read that way, all of it is.
+        let paths = match (&head_tree, index.path()) {
+            (Some(tree), Some(file)) if !self.ignores_case() => {
+                staged::changed_paths(&self.repo, file, tree)
+            }
+            _ => None,
+        };
+        if let Some(paths) = paths {
+            if paths.is_empty() {
+                return Ok(()); // nothing staged
+            }
+            opts.disable_pathspec_match(true);
+            for p in paths {
+                opts.pathspec(p);
+            }
+        }
         let diff = self
             .repo
-            .diff_tree_to_index(head_tree.as_ref(), Some(&index), Some(&mut diff_options()))
+            .diff_tree_to_index(head_tree.as_ref(), Some(&index), Some(&mut opts))
             .ctx(|| "cannot diff the index against HEAD".into())?;
         self.feed_diff(diff, None, &mut Seen::new(), rescan, f, None)
+    }
+
+    /// Whether the index compares paths case-insensitively
+    /// (`core.ignorecase`), which the staged-path reader does not do.
+    fn ignores_case(&self) -> bool {
+        self.repo
+            .config()
+            .and_then(|c| c.get_bool("core.ignorecase"))
+            .unwrap_or(false)
     }
 
     /// Feeds the changes from `parent`'s tree (the empty tree for `None`)
@@ -357,10 +397,9 @@ impl Repo {
             ),
             None => None,
         };
-        let diff = self
-            .repo
-            .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut diff_options()))
-            .ctx(|| "cannot diff the trees".into())?;
+        let diff =
+            tree_diff::diff_trees(&self.repo, parent_tree.as_ref(), &tree, &mut diff_options())
+                .ctx(|| "cannot diff the trees".into())?;
         self.feed_diff(diff, None, &mut Seen::new(), &|_, _| true, f, None)
     }
 
@@ -374,6 +413,29 @@ impl Repo {
         let c = self.repo.find_commit(commit).ok()?;
         let s = String::from_utf8_lossy(c.message_bytes()).into_owned();
         s.lines().next().map(str::to_owned)
+    }
+
+    /// Who wrote a commit, when (author date, RFC 3339 to the second in the
+    /// author's own offset) and its subject; `None` for a sha that is not
+    /// a commit here. Names and subjects are lossy UTF-8, as written.
+    pub fn commit_meta(&self, commit: &str) -> Option<CommitMeta> {
+        let oid = Oid::from_str(commit).ok()?;
+        let c = self.repo.find_commit(oid).ok()?;
+        let a = c.author();
+        let name = String::from_utf8_lossy(a.name_bytes());
+        let email = String::from_utf8_lossy(a.email_bytes());
+        let when = a.when();
+        let date = chrono::FixedOffset::east_opt(when.offset_minutes() * 60)
+            .and_then(|tz| {
+                chrono::DateTime::from_timestamp(when.seconds(), 0).map(|t| t.with_timezone(&tz))
+            })
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))?;
+        let message = String::from_utf8_lossy(c.message_bytes());
+        Some(CommitMeta {
+            author: format!("{name} <{email}>"),
+            date,
+            subject: message.lines().next().unwrap_or_default().to_owned(),
+        })
     }
 
     /// Feeds the changes of one commit against its first parent to `f`
@@ -413,10 +475,9 @@ impl Repo {
             ),
             None => None,
         };
-        let diff = self
-            .repo
-            .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut diff_options()))
-            .ctx(|| format!("cannot diff commit {commit}"))?;
+        let diff =
+            tree_diff::diff_trees(&self.repo, parent_tree.as_ref(), &tree, &mut diff_options())
+                .ctx(|| format!("cannot diff commit {commit}"))?;
         let id = commit.to_string();
         let paths = paths.map(|h| (h, c.parent_count() == 0));
         self.feed_diff(diff, Some(&id), seen, rescan, f, paths)
@@ -589,15 +650,41 @@ impl Repo {
     }
 
     /// The commit every ref points at, notes aside.
+    /// The commits the refs (except notes) point at. A ref at a tree or a
+    /// blob (through tags or not) has no history and is skipped; an object
+    /// that cannot be read is an error, so that a damaged repository never
+    /// looks like one with nothing in it.
     fn ref_tips(&self) -> Result<Vec<Oid>, GitError> {
-        Ok(self
+        let mut tips = Vec::new();
+        for r in self
             .repo
             .references()
             .ctx(|| "cannot list refs".into())?
             .flatten()
-            .filter(|r| !r.name().is_some_and(|n| n.starts_with("refs/notes/")))
-            .filter_map(|r| r.peel_to_commit().ok().map(|c| c.id()))
-            .collect())
+        {
+            let name = String::from_utf8_lossy(r.name_bytes()).into_owned();
+            if name.starts_with("refs/notes/") {
+                continue;
+            }
+            let Some(target) = r.resolve().ok().and_then(|r| r.target()) else {
+                continue;
+            };
+            let mut obj = self
+                .repo
+                .find_object(target, None)
+                .ctx(|| format!("cannot read the object `{name}` points at ({target})"))?;
+            while let Some(tag) = obj.as_tag() {
+                let to = tag.target_id();
+                obj = self
+                    .repo
+                    .find_object(to, None)
+                    .ctx(|| format!("cannot read the object tag `{name}` points at ({to})"))?;
+            }
+            if obj.kind() == Some(ObjectType::Commit) {
+                tips.push(obj.id());
+            }
+        }
+        Ok(tips)
     }
 
     /// Every commit reachable from any ref except notes, oldest first.

@@ -572,10 +572,11 @@ impl Repo {
         old: Option<&git2::Tree<'_>>,
         new: &git2::Tree<'_>,
     ) -> Result<(BTreeMap<String, NoteSides>, Vec<ForeignEntry>), GitError> {
-        let diff = self
-            .repo
-            .diff_tree_to_tree(old, Some(new), None)
-            .ctx(|| "cannot compare two notes trees".into())?;
+        // Only the subtrees that differ are read: a notes history is one
+        // commit per record, each changing one note of a large tree.
+        let diff =
+            super::tree_diff::diff_trees(&self.repo, old, new, &mut git2::DiffOptions::new())
+                .ctx(|| "cannot compare two notes trees".into())?;
         let mut sides: BTreeMap<String, NoteSides> = BTreeMap::new();
         let mut foreign = Vec::new();
         let is_blob =

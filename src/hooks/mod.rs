@@ -219,12 +219,17 @@ impl Manager {
                 let lines: Vec<String> = hooks
                     .iter()
                     .map(|h| {
-                        format!(
-                            "      \"{h}\": \"{}\"",
-                            command(h)
-                                .replace('"', "\\\"")
-                                .replace(" \\\"$@\\\"", " $HUSKY_GIT_PARAMS")
-                        )
+                        // husky 4's `husky.sh` reads a pre-push hook's stdin
+                        // into `HUSKY_GIT_STDIN` before it runs the command:
+                        // the ref updates must be passed on from there, or
+                        // tollgate would see an empty push and pass it.
+                        let run = match *h {
+                            "pre-push" => format!(
+                                "echo \"$HUSKY_GIT_STDIN\" | tollgate hook --no-chain {h} $HUSKY_GIT_PARAMS"
+                            ),
+                            _ => format!("tollgate hook --no-chain {h} $HUSKY_GIT_PARAMS"),
+                        };
+                        format!("      \"{h}\": \"{}\"", run.replace('"', "\\\""))
                     })
                     .collect();
                 format!(
@@ -248,8 +253,14 @@ impl Manager {
         match self {
             Manager::Husky(Husky::V4) => {
                 let text = read("package.json") + &read(".huskyrc") + &read(".huskyrc.json");
-                text.lines()
-                    .any(|l| l.contains(&format!("\"{hook}\"")) && l.contains("tollgate hook"))
+                // A pre-push entry that does not pass `HUSKY_GIT_STDIN` on
+                // gives tollgate an empty push (husky 4 has read the input):
+                // it does not count.
+                text.lines().any(|l| {
+                    l.contains(&format!("\"{hook}\""))
+                        && runs_hook(l, hook)
+                        && (hook != "pre-push" || l.contains("HUSKY_GIT_STDIN"))
+                })
             }
             Manager::Husky(_) | Manager::Committed(_) => {
                 let text = read(&self.config_file(hook));
@@ -459,8 +470,16 @@ pub fn strip_integration(text: &str) -> String {
 
 /// Whether a configuration line runs `tollgate hook … <hook>`.
 fn runs_hook(line: &str, hook: &str) -> bool {
-    line.find("tollgate hook")
-        .is_some_and(|i| line[i..].split_whitespace().any(|w| w == hook))
+    // Shell words (`tollgate hook --no-chain pre-push`) or a YAML argument
+    // list (overcommit's `command: ['tollgate', 'hook', '--no-chain', …]`).
+    let words: Vec<&str> = line
+        .split(|c: char| c.is_whitespace() || "[]'\",".contains(c))
+        .filter(|w| !w.is_empty())
+        .collect();
+    words
+        .windows(2)
+        .position(|w| w[0].ends_with("tollgate") && w[1] == "hook")
+        .is_some_and(|i| words[i + 2..].contains(&hook))
 }
 
 /// The line tollgate adds to a shell hook (husky's `.husky/<hook>`, a

@@ -52,6 +52,19 @@ fn sections_are_found_only_at_the_top_level() {
         "      run: tollgate hook --no-chain pre-push",
         "pre-commit"
     ));
+    // overcommit's argument list.
+    assert!(runs_hook(
+        "    command: ['tollgate', 'hook', '--no-chain', 'pre-push']",
+        "pre-push"
+    ));
+    assert!(!runs_hook(
+        "    command: ['tollgate', 'hook', '--no-chain', 'pre-push']",
+        "pre-commit"
+    ));
+    assert!(!runs_hook(
+        "    command: ['tollgate', 'check']",
+        "pre-commit"
+    ));
 }
 
 #[test]

@@ -56,18 +56,18 @@ pub fn match_tokens(
             State::Used => Some(format!(
                 "token {} already used at {} for {}",
                 e.id,
-                e.used_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                e.used_at.map(|t| crate::clock::show(&t)).unwrap_or_default(),
                 e.used_for.as_deref().unwrap_or("an earlier operation")
             )),
             State::Expired if e.grant.is_none() && e.request.is_none() => Some(format!(
                 "request {} expired at {} without a person's approval",
                 e.id,
-                e.expires.to_rfc3339()
+                crate::clock::show(&e.expires)
             )),
             State::Expired => Some(format!(
                 "token {} expired at {}",
                 e.id,
-                e.expires.to_rfc3339()
+                crate::clock::show(&e.expires)
             )),
             State::Revoked => Some(format!("token {} was revoked", e.id)),
             State::Requested if e.grant.is_none() && e.request.is_none() => Some(format!(

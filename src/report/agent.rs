@@ -50,8 +50,9 @@ pub fn request_command(id: &str) -> String {
     format!("tollgate override request {id} --reason \"<why this should pass>\"")
 }
 
-/// What an agent is told when a blocker stops it; `who` names the agent.
-pub fn instructions(who: &str, id: &str, tier: crate::policy::Tier) -> Vec<String> {
+/// What an agent is told when a blocker stops it; `who` names the agent,
+/// `exe` how tollgate is run from a shell here (`tollgate`, or its path).
+pub fn instructions(who: &str, id: &str, tier: crate::policy::Tier, exe: &str) -> Vec<String> {
     let how = match tier {
         crate::policy::Tier::TwoKey => "a second person must approve it with their own key",
         crate::policy::Tier::Presence => {
@@ -62,8 +63,11 @@ pub fn instructions(who: &str, id: &str, tier: crate::policy::Tier) -> Vec<Strin
     vec![
         format!("note to {who}: this blocker needs a person's approval ({how})."),
         "Do not try to approve it yourself, do not bypass the hooks (`--no-verify`, `core.hooksPath`), and do not edit the policy, `.tollgate/` or `.git/tollgate/`: CI's `tollgate verify` judges every override from signed data and will fail the change.".to_string(),
-        format!("Ask your user instead: record the request with `{}`,", request_command(id)),
-        "then ask them to run `tollgate override pending` in their own terminal, and retry the same operation with the `TOLLGATE_TOKEN` that `override request` printed once they have approved.".to_string(),
+        format!(
+            "Ask your user instead: record the request with `{}`,",
+            request_command(id).replacen("tollgate", exe, 1)
+        ),
+        format!("then ask them to run `{exe} override pending` in their own terminal, and retry the same operation with the `TOLLGATE_TOKEN` that `override request` printed once they have approved."),
     ]
 }
 

@@ -30,6 +30,84 @@ pub enum ColorChoice {
     Never,
 }
 
+/// Adds the author, date and subject of each finding's commit, read once
+/// per commit through `meta` (the git layer's `Repo::commit_meta`).
+pub fn add_commit_meta(
+    shown: &mut [Shown],
+    mut meta: impl FnMut(&str) -> Option<crate::git::CommitMeta>,
+) {
+    let mut cache: std::collections::HashMap<String, Option<crate::git::CommitMeta>> =
+        std::collections::HashMap::new();
+    for s in shown.iter_mut() {
+        let Some(commit) = &s.finding.location.commit else {
+            continue;
+        };
+        let m = cache.entry(commit.clone()).or_insert_with(|| meta(commit));
+        if let Some(m) = m {
+            s.author = Some(m.author.clone());
+            s.date = Some(m.date.clone());
+            s.subject = Some(m.subject.clone());
+        }
+    }
+}
+
+/// A progress line on stderr for scans longer than about a second
+/// ([`crate::clock::progress_delay`]): only when stderr is a terminal,
+/// never with `-q` or `NO_COLOR`, never on stdout. The line is rewritten
+/// in place (`\r`) at most five times a second and erased when done.
+#[derive(Debug)]
+pub struct Progress {
+    enabled: bool,
+    start: std::time::Instant,
+    delay: std::time::Duration,
+    last: Option<std::time::Instant>,
+}
+
+impl Progress {
+    /// Shows `line` unless it is too early or too soon after the last one.
+    pub fn show(&mut self, line: impl FnOnce() -> String) {
+        if !self.enabled || self.start.elapsed() < self.delay {
+            return;
+        }
+        if self
+            .last
+            .is_some_and(|l| l.elapsed() < std::time::Duration::from_millis(200))
+        {
+            return;
+        }
+        self.last = Some(std::time::Instant::now());
+        let _ = write!(std::io::stderr().lock(), "\r\x1b[Ktollgate: {}", line());
+    }
+
+    /// `scanning commit n/total (p%)`.
+    pub fn commits(&mut self, done: usize, total: usize) {
+        self.show(|| {
+            format!(
+                "scanning commit {done}/{total} ({}%)…",
+                done * 100 / total.max(1)
+            )
+        });
+    }
+
+    /// `scanned n files`.
+    pub fn files(&mut self, done: usize) {
+        self.show(|| format!("scanned {done} file{}…", if done == 1 { "" } else { "s" }));
+    }
+
+    /// Erases the line, if one was shown, so that what follows starts clean.
+    pub fn done(&mut self) {
+        if self.last.take().is_some() {
+            let _ = write!(std::io::stderr().lock(), "\r\x1b[K");
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.done();
+    }
+}
+
 /// The one output path.
 #[derive(Debug, Clone, Copy)]
 pub struct Printer {
@@ -99,6 +177,18 @@ impl Printer {
     pub fn debug(&self, msg: &str) {
         if self.verbose && !self.quiet {
             self.err_line(&self.paint("2", msg));
+        }
+    }
+
+    /// A progress line for a long scan (see [`Progress`]).
+    pub fn progress(&self) -> Progress {
+        Progress {
+            enabled: !self.quiet
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stderr().is_terminal(),
+            start: std::time::Instant::now(),
+            delay: crate::clock::progress_delay(),
+            last: None,
         }
     }
 

@@ -115,6 +115,8 @@ pub struct SarifResult {
     pub path: Option<String>,
     /// 1-based line.
     pub line: Option<u32>,
+    /// 1-based column, in Unicode code points (the run's `columnKind`).
+    pub column: Option<u32>,
     /// Byte offset, for text found in binary content.
     pub offset: Option<u64>,
     /// A logical place when there is no path (a ref such as `refs/heads/main`).
@@ -136,6 +138,7 @@ impl SarifResult {
             message: message.into(),
             path: None,
             line: None,
+            column: None,
             offset: None,
             logical: None,
             fingerprint: None,
@@ -164,6 +167,7 @@ impl SarifResult {
         );
         r.path = f.location.path.clone();
         r.line = f.location.line;
+        r.column = f.location.column;
         r.offset = f.location.offset;
         r.logical = f.location.ref_name.clone();
         r.fingerprint = Some(f.fingerprint.clone());
@@ -179,6 +183,15 @@ impl SarifResult {
         if let Some(c) = &f.location.commit {
             r.properties
                 .insert("commit".into(), Value::String(c.clone()));
+        }
+        for (key, value) in [
+            ("author", &shown.author),
+            ("date", &shown.date),
+            ("subject", &shown.subject),
+        ] {
+            if let Some(v) = value {
+                r.properties.insert(key.into(), Value::String(v.clone()));
+            }
         }
         r
     }
@@ -319,7 +332,10 @@ fn result_json(r: &SarifResult, rule_index: Option<usize>) -> Value {
             "artifactLocation": { "uri": uri_path(p), "uriBaseId": SRCROOT },
         });
         if let Some(line) = r.line.filter(|l| *l > 0) {
-            physical["region"] = json!({ "startLine": line });
+            physical["region"] = match r.column.filter(|c| *c > 0) {
+                Some(column) => json!({ "startLine": line, "startColumn": column }),
+                None => json!({ "startLine": line }),
+            };
         } else if let Some(offset) = r.offset {
             physical["region"] = json!({ "byteOffset": offset });
         }

@@ -73,6 +73,13 @@ struct BlockerOut<'a> {
     evidence: &'a str,
     fingerprint: &'a str,
     commit: &'a str,
+    /// The commit's author, author date and subject (as in `check`'s JSON).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    author: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    date: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<&'a str>,
     covered: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     record: Option<RecordRef<'a>>,
@@ -136,13 +143,12 @@ impl<'a> Report<'a> {
         shown: &'a [Shown],
         allow_notes: &'a [String],
     ) -> Report<'a> {
-        let id_of = |f: &Finding| {
+        let shown_of = |f: &Finding| {
             shown
                 .iter()
                 .find(|s| s.finding.fingerprint == f.fingerprint)
-                .map(|s| s.id.as_str())
-                .unwrap_or("")
         };
+        let id_of = |f: &Finding| shown_of(f).map(|s| s.id.as_str()).unwrap_or("");
         let blockers = j
             .blockers
             .iter()
@@ -157,8 +163,12 @@ impl<'a> Report<'a> {
                     }
                     Some(r)
                 });
+                let meta = shown_of(&b.finding);
                 BlockerOut {
                     id: id_of(&b.finding),
+                    author: meta.and_then(|s| s.author.as_deref()),
+                    date: meta.and_then(|s| s.date.as_deref()),
+                    subject: meta.and_then(|s| s.subject.as_deref()),
                     constraint: &b.finding.constraint,
                     kind: &b.finding.kind,
                     location: &b.finding.location,

@@ -645,6 +645,6 @@ fn a_backdated_record_on_a_later_commit_is_refused() {
     );
     verify(&ci, &old, &new)
         .code(1)
-        .stderr_has("key expired at 2026-11-22T10:00:00+00:00")
+        .stderr_has("key expired at 2026-11-22T10:00:00Z")
         .stderr_has("uncovered B1  `aws-access-key-id`");
 }

@@ -191,3 +191,91 @@ fn corrupt_notes_are_reported_not_crashed_on() {
     r.code(2).stderr_has("refs/notes/tollgate");
     assert!(!r.err().contains("panicked"), "{r}");
 }
+
+/// A bad revision or range, and a damaged `.git` (unreadable `HEAD`,
+/// malformed config, unreadable objects), give an error that names what is
+/// wrong, exit 2 and no libgit2 class or code numbers; a history whose
+/// objects cannot be read is never reported as clean.
+#[test]
+fn git_errors_name_no_libgit2_codes_and_damage_never_looks_clean() {
+    let plain = |run: &common::Run| {
+        run.code(2).stderr_lacks("class=").stderr_lacks("code=");
+    };
+    let repo = Repo::new();
+    let head = repo.commit_unchecked("cfg.py", aws_line(), "add key");
+    for (args, says) in [
+        (
+            &["check", "--range", "nope..HEAD"][..],
+            "unknown revision `nope`",
+        ),
+        (
+            &["check", "--range", "HEAD~5..HEAD"],
+            "unknown revision `HEAD~5`",
+        ),
+        (&["check", "--range", "HEAD...main"], "symmetric ranges"),
+        (
+            &["verify", "--base", "nope", "--head", "HEAD"],
+            "unknown revision `nope`",
+        ),
+        (
+            &["baseline", "--reason", "old", "--range", "nope..HEAD"],
+            "unknown revision `nope`",
+        ),
+    ] {
+        let run = repo.tollgate(args);
+        plain(&run);
+        run.stderr_has(says);
+    }
+
+    // Damaged copies of the same repository.
+    let damaged = |what: &str, damage: &dyn Fn(&std::path::Path)| {
+        let copy = repo.tmp.path().join(what);
+        let cp = std::process::Command::new("cp")
+            .arg("-r")
+            .arg(&repo.root)
+            .arg(&copy)
+            .status()
+            .unwrap();
+        assert!(cp.success());
+        damage(&copy.join(".git"));
+        copy
+    };
+    let head_garbage = damaged("head", &|git| {
+        std::fs::write(git.join("HEAD"), "garbage\n").unwrap()
+    });
+    let bad_config = damaged("config", &|git| {
+        std::fs::write(git.join("config"), "[core\nbad").unwrap()
+    });
+    let bad_objects = damaged("objects", &|git| {
+        let mut stack = vec![git.join("objects")];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(dir).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let mut perm = std::fs::metadata(&p).unwrap().permissions();
+                    #[allow(clippy::permissions_set_readonly_false)]
+                    perm.set_readonly(false);
+                    std::fs::set_permissions(&p, perm).unwrap();
+                    std::fs::write(&p, "x\n").unwrap();
+                }
+            }
+        }
+    });
+    for (dir, args, says) in [
+        (&head_garbage, &["check"][..], "HEAD"),
+        (&bad_config, &["check"], "config"),
+        (&bad_config, &["check", "--history"], "config"),
+        (&bad_objects, &["check", "--history"], &head[..12]),
+        (
+            &bad_objects,
+            &["check", "--range", &head],
+            "unknown revision",
+        ),
+    ] {
+        let run = repo.run_in(dir, tollgate_bin(), args);
+        plain(&run);
+        run.stderr_has(says).stderr_lacks("no findings");
+    }
+}

@@ -342,3 +342,161 @@ fn json_of_a_verify_with_an_uncovered_blocker_and_an_invalid_record() {
         insta::assert_snapshot!("verify_json_uncovered", run.out());
     });
 }
+
+/// Findings from commits carry the column (in code points), the commit's
+/// author, author date (to the second) and subject, in `check --range`,
+/// `check --history` and `verify` JSON, and in SARIF; staged findings have
+/// the column but no commit to take the rest from.
+#[test]
+fn json_findings_carry_column_author_date_and_subject() {
+    let repo = Repo::new();
+    repo.policy(POLICY);
+    let first = repo.commit_unchecked(".tollgate.toml", POLICY, "policy");
+    // `clé: ` is five code points and six bytes: the column is 6.
+    let head = repo.commit_unchecked(
+        "config.txt",
+        format!("a = 1\nclé: {AWS_KEY}\n"),
+        "add config\n\nwith a body line",
+    );
+    let check = |f: &Value| {
+        assert_eq!(f["constraint"], "aws-access-key-id", "{f:#}");
+        assert_eq!(f["location"]["line"], 2, "{f:#}");
+        assert_eq!(f["location"]["column"], 6, "{f:#}");
+        assert_eq!(f["author"], "Test Author <author@example.com>", "{f:#}");
+        assert_eq!(f["date"], "2023-11-14T22:13:20Z", "{f:#}");
+        assert_eq!(f["subject"], "add config", "{f:#}");
+    };
+    let range = format!("{first}..HEAD");
+    for args in [
+        vec!["check", "--range", range.as_str(), "--format", "json"],
+        vec!["check", "--history", "--format", "json"],
+    ] {
+        let run = repo.tollgate(&args);
+        run.code(1).never_shows(AWS_KEY);
+        let v: Value = serde_json::from_str(&run.out()).expect("stdout is JSON");
+        let findings = v["findings"].as_array().unwrap();
+        assert_eq!(findings.len(), 1, "{args:?}: {findings:#?}");
+        check(&findings[0]);
+    }
+    let run = repo.tollgate(&[
+        "verify", "--base", &first, "--head", &head, "--ref", "main", "--format", "json",
+    ]);
+    run.code(1).never_shows(AWS_KEY);
+    let v: Value = serde_json::from_str(&run.out()).expect("stdout is JSON");
+    check(&v["blockers"][0]);
+
+    let run = repo.tollgate(&["check", "--range", &range, "--format", "sarif"]);
+    run.code(1);
+    let log: Value = serde_json::from_str(&run.out()).unwrap();
+    assert_valid_sarif(&log);
+    let result = &log["runs"][0]["results"][0];
+    let region = &result["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(region["startLine"], 2, "{result:#}");
+    assert_eq!(region["startColumn"], 6, "{result:#}");
+    assert_eq!(log["runs"][0]["columnKind"], "unicodeCodePoints");
+    assert_eq!(
+        result["properties"]["author"],
+        "Test Author <author@example.com>"
+    );
+    assert_eq!(result["properties"]["date"], "2023-11-14T22:13:20Z");
+    assert_eq!(result["properties"]["subject"], "add config");
+
+    // Staged: the column, and no commit to name an author, date or subject.
+    repo.write("staged.txt", format!("    {AWS_KEY}\n"));
+    repo.git(&["add", "staged.txt"]).success();
+    let run = repo.tollgate(&["check", "--format", "json"]);
+    run.code(1);
+    let v: Value = serde_json::from_str(&run.out()).unwrap();
+    let f = &v["findings"][0];
+    assert_eq!(f["location"]["column"], 5, "{f:#}");
+    for absent in ["author", "date", "subject"] {
+        assert!(
+            f.get(absent).is_none(),
+            "{absent} in a staged finding: {f:#}"
+        );
+    }
+}
+
+/// Runs `command` (a shell command line) under `script`, in a pseudo-terminal
+/// of its own, with the hermetic environment, `env` on top and the progress
+/// delay at zero (so a short scan counts as a long one); returns everything
+/// the terminal showed.
+fn in_pty(repo: &Repo, command: &str, env: &[(&str, &str)]) -> String {
+    let mut c = repo.command("script");
+    c.args(["-qefc", command, "/dev/null"])
+        .env("TOLLGATE_TEST_PROGRESS_AFTER_MS", "0");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let run = Repo::output(c);
+    assert!(
+        matches!(run.code, Some(0 | 1)),
+        "`{command}` under script: {}",
+        run.all()
+    );
+    run.out()
+}
+
+/// Long scans (`check --history`, `--range`, `verify`, `scan`) show a
+/// progress line on the terminal's stderr; never on stdout, never with
+/// `-q` or `NO_COLOR`, never without a terminal.
+#[test]
+fn long_scans_show_progress_on_a_terminal_only() {
+    let repo = Repo::new();
+    repo.policy(POLICY);
+    let first = repo.commit_unchecked(".tollgate.toml", POLICY, "policy");
+    repo.commit_unchecked("a.txt", "one\n", "a");
+    let head = repo.commit_unchecked("config.txt", aws_line(), "add config");
+    let bin = common::tollgate_bin().display().to_string();
+    let json = repo.path("out.json");
+    let cases = [
+        (
+            format!("{bin} check --history"),
+            "scanning commit 1/3 (33%)",
+        ),
+        (
+            format!("{bin} check --range {first}..{head}"),
+            "scanning commit 1/2 (50%)",
+        ),
+        (
+            format!("{bin} verify --base {first} --head {head} --ref main"),
+            "scanning commit 1/2 (50%)",
+        ),
+        (format!("{bin} scan a.txt config.txt"), "scanned 1 file"),
+    ];
+    for (cmd, line) in &cases {
+        let shown = in_pty(&repo, cmd, &[]);
+        assert!(
+            shown.contains(&format!("tollgate: {line}")),
+            "{cmd}: {shown:?}"
+        );
+        // The line is erased before the findings are listed.
+        assert!(shown.contains("\r\x1b[K"), "{cmd}: {shown:?}");
+        assert!(shown.contains("B1"), "{cmd}: {shown:?}");
+
+        // Never on stdout: JSON sent to a file holds no progress.
+        let shown = in_pty(
+            &repo,
+            &format!("{cmd} --format json > {}", json.display()),
+            &[],
+        );
+        assert!(shown.contains("tollgate: "), "{cmd}: {shown:?}");
+        let out = std::fs::read_to_string(&json).unwrap();
+        assert!(!out.contains("scann"), "{cmd}: {out}");
+        serde_json::from_str::<Value>(&out).expect("stdout is JSON only");
+
+        for (quiet, env) in [
+            (format!("{cmd} -q"), &[][..]),
+            (cmd.clone(), &[("NO_COLOR", "1")][..]),
+        ] {
+            let shown = in_pty(&repo, &quiet, env);
+            assert!(!shown.contains("scann"), "{quiet} {env:?}: {shown:?}");
+            assert!(shown.contains("B1"), "{quiet} {env:?}: {shown:?}");
+        }
+
+        // Without a terminal: nothing.
+        let args: Vec<&str> = cmd.split(' ').skip(1).collect();
+        let run = repo.tollgate_env(&args, &[("TOLLGATE_TEST_PROGRESS_AFTER_MS", "0")]);
+        run.code(1).stderr_lacks("scann").stderr_has("B1");
+    }
+}

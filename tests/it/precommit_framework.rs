@@ -20,7 +20,7 @@ use crate::common;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use common::{aws_line, tollgate_bin, Repo, AWS_KEY};
+use common::{aws_line, Repo, AWS_KEY};
 
 /// This repository (what the scratch repository's config points at).
 fn tollgate_repo() -> PathBuf {
@@ -204,14 +204,29 @@ impl Scratch {
     }
 }
 
-/// Runs `tollgate override args…` in a pseudo-terminal, types the challenge
+/// The command a blocked hook's hint names for `override B1` (the text
+/// between `hint:` and ` override B1`), unquoted.
+fn hinted_command(output: &str) -> String {
+    let line = output
+        .lines()
+        .find(|l| l.starts_with("hint:") && l.contains(" override B1 --reason"))
+        .unwrap_or_else(|| panic!("no override hint in:\n{output}"));
+    let cmd = line["hint:".len()..]
+        .trim_start()
+        .split(" override B1")
+        .next()
+        .unwrap();
+    cmd.trim_matches('\'').to_string()
+}
+
+/// Runs `exe override args…` in a pseudo-terminal, types the challenge
 /// code back, and returns the token printed on stdout.
-fn mint_in_pty(repo: &Repo, args: &[&str]) -> String {
+fn mint_in_pty(repo: &Repo, exe: &str, args: &[&str]) -> String {
     let out = repo.tmp.path().join("override.out");
     let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
     let script = format!(
         "'{}' override {} >'{}'",
-        tollgate_bin().display(),
+        exe,
         quoted.join(" "),
         out.display()
     );
@@ -260,6 +275,28 @@ fn the_framework_runs_tollgate_on_commits_and_pushes() {
     assert!(all.contains("aws-access-key-id"), "{blocked}");
     assert!(all.contains("commit blocked"), "{blocked}");
     assert_eq!(repo.head().as_deref(), Some(base.as_str()));
+    // The hint names a command that works from the user's shell, where
+    // `tollgate` is not on `PATH` (the framework puts its build of tollgate
+    // on the hook's `PATH` only): that build, by its full path.
+    let hinted = hinted_command(&all);
+    assert!(
+        hinted.starts_with(
+            &s.env(&[])
+                .iter()
+                .find(|(k, _)| k == "PRE_COMMIT_HOME")
+                .unwrap()
+                .1
+        ) && Path::new(&hinted).is_file(),
+        "the hint names `{hinted}`:\n{blocked}"
+    );
+    let which = repo.run_in(&repo.root, "sh", ["-c", "command -v tollgate"]);
+    assert!(!which.ok(), "tollgate is on the test's PATH: {which}");
+    for line in all.lines().filter(|l| l.contains("override pending")) {
+        assert!(
+            line.contains(&format!("`{hinted} override pending`")),
+            "{line}"
+        );
+    }
 
     // The same secret staged but removed from the file on disk is still
     // blocked: tollgate reads the index, not the working tree.
@@ -309,7 +346,8 @@ fn the_framework_runs_tollgate_on_commits_and_pushes() {
     let (key, _) = repo.ssh_keygen("author");
     repo.git(&["config", "tollgate.signingKey", key.to_str().unwrap()])
         .success();
-    let token = mint_in_pty(repo, &["B1", "--reason", "history rewrite agreed"]);
+    // The override is minted with the command the hint named.
+    let token = mint_in_pty(repo, &hinted, &["B1", "--reason", "history rewrite agreed"]);
     let passed = s.git(
         &["push", "--force", "origin", "main"],
         &[("TOLLGATE_TOKEN", &token)],

@@ -94,3 +94,66 @@ fn the_hook_blocks_a_verified_github_token_and_warns_on_a_broken_checksum() {
         "{f}"
     );
 }
+
+/// `docs/rules.md` is the generated rule reference of `builtin:recommended`:
+/// it must be exactly what the binary generates now (a rule added, removed
+/// or changed in `policies/secrets/` without regenerating fails here), and
+/// it lists every rule with its service, confidence and severity.
+#[test]
+fn the_checked_in_rule_reference_is_up_to_date() {
+    let repo = Repo::new();
+    // A policy of the repository's own must not change what is generated.
+    repo.policy("[[secret]]\nid = \"local-only\"\nregex = 'LOCAL_[0-9]{8}'\n");
+    let generated = repo.tollgate(&[
+        "policy",
+        "show",
+        "--rules",
+        "--format",
+        "markdown",
+        "--builtin",
+        "recommended",
+    ]);
+    generated.success();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rules.md");
+    let checked_in = std::fs::read_to_string(&path).expect("docs/rules.md is checked in");
+    assert!(
+        checked_in == generated.out(),
+        "docs/rules.md is out of date; regenerate it with\n  \
+         cargo run -q -- policy show --rules --format markdown --builtin recommended > docs/rules.md"
+    );
+    assert!(!checked_in.contains("local-only"));
+
+    let json = repo.tollgate(&[
+        "policy",
+        "show",
+        "--rules",
+        "--format",
+        "json",
+        "--builtin",
+        "recommended",
+    ]);
+    json.success();
+    let v: serde_json::Value = serde_json::from_str(&json.out()).unwrap();
+    let rules = v["rules"].as_array().unwrap();
+    assert!(rules.len() >= 200);
+    assert!(checked_in.contains(&format!(
+        "{} rules for {} distinct services",
+        rules.len(),
+        v["service_count"]
+    )));
+    for r in rules {
+        let row = format!(
+            "| `{}` | {} | {} | {} | ",
+            r["id"].as_str().unwrap(),
+            // A `|` in a cell is escaped (`Wolfram|Alpha`).
+            r["service"].as_str().unwrap().replace('|', "\\|"),
+            r["confidence"].as_str().unwrap(),
+            r["severity"].as_str().unwrap()
+        );
+        assert!(checked_in.contains(&row), "no row `{row}` in docs/rules.md");
+    }
+
+    repo.tollgate(&["policy", "show", "--rules", "--builtin", "nope"])
+        .code(2)
+        .stderr_has("unknown builtin pack `nope`");
+}

@@ -375,3 +375,48 @@ fn the_docs_name_the_release_tag_of_this_version() {
         "CHANGELOG.md has no section for {VERSION}"
     );
 }
+
+/// The cargo-deny binary `scripts/test` installs (never skipped: without it
+/// the test fails and names the script).
+fn cargo_deny() -> std::path::PathBuf {
+    let path = std::env::var_os("TOLLGATE_CARGO_DENY")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| manifest_dir().join("target/ci-tools/bin/cargo-deny"));
+    assert!(
+        path.is_file(),
+        "cargo-deny not at {}: run `scripts/test` (the README's test command), which installs it",
+        path.display()
+    );
+    path
+}
+
+#[test]
+fn the_licence_check_passes_here_and_refuses_a_planted_gpl_crate() {
+    let deny = cargo_deny();
+    // The fixture crate depends on a GPL-3.0-only crate: tollgate's own
+    // deny.toml must refuse it, naming the licence and the crate.
+    let fixture = manifest_dir().join("tests/fixtures/licence-gpl");
+    let out = std::process::Command::new(&deny)
+        .arg("--manifest-path")
+        .arg(fixture.join("Cargo.toml"))
+        .args(["check", "--config"])
+        .arg(manifest_dir().join("deny.toml"))
+        .arg("licenses")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a GPL dependency passed:\n{err}");
+    assert!(err.contains("GPL-3.0-only"), "{err}");
+    assert!(err.contains("planted-gpl"), "{err}");
+
+    // The whole check, as CI runs it: licences, bans and sources of
+    // tollgate's tree, the planted fixture refused, notices up to date.
+    let out = std::process::Command::new(manifest_dir().join("scripts/licence-check.sh"))
+        .env("TOLLGATE_CARGO_DENY", &deny)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "scripts/licence-check.sh failed:\n{err}");
+    assert!(err.contains("refused as expected"), "{err}");
+    assert!(err.contains("licence checks passed"), "{err}");
+}
