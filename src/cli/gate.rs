@@ -80,7 +80,8 @@ pub fn decide(
                     .map(|c| policy.tier_for(c))
                     .max()
                     .unwrap_or(policy.approval);
-                for line in crate::report::agent::instructions(&who, ids[0], tier, &self_command()) {
+                for line in crate::report::agent::instructions(&who, ids[0], tier, &self_command())
+                {
                     printer.hint(&line);
                 }
                 if agent.is_none() {

@@ -99,8 +99,7 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Outcome> {
     let judged = range::judge_commits(
         &mut |done, total| progress.commits(done, total),
         &repo,
-        &trusted.policy,
-        &trusted.signers,
+        &trusted,
         &commits,
         plan.update.as_ref(),
         &all,

@@ -171,17 +171,17 @@ impl Trusted {
 /// Re-runs every constraint over `commits` (and the ref update, if any)
 /// and judges each blocker against the records in `notes`, of which those
 /// on the judged commits are reported; token ids are counted over all.
-/// Allow rules apply on `today`.
+/// Allow rules apply on `today`. `progress` hears of each commit scanned.
 pub fn judge_commits(
     progress: &mut dyn FnMut(usize, usize),
     repo: &Repo,
-    policy: &Policy,
-    signers: &AllowedSigners,
+    trusted: &Trusted,
     commits: &[Oid],
     update: Option<&RefUpdate>,
     notes: &[(String, String)],
     today: NaiveDate,
 ) -> anyhow::Result<RangeJudgement> {
+    let (policy, signers) = (&trusted.policy, &trusted.signers);
     let engine = Engine::new(policy);
     let mut out = Findings::default();
     crate::gate::scan_commits_with(repo, &engine, commits, &mut out, progress)?;
@@ -438,8 +438,7 @@ pub fn judge_ref(
     let judged = judge_commits(
         &mut |_, _| {},
         repo,
-        &trusted.policy,
-        &trusted.signers,
+        trusted,
         &commits,
         Some(&update),
         notes,

@@ -416,7 +416,10 @@ fn the_licence_check_passes_here_and_refuses_a_planted_gpl_crate() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "scripts/licence-check.sh failed:\n{err}");
+    assert!(
+        out.status.success(),
+        "scripts/licence-check.sh failed:\n{err}"
+    );
     assert!(err.contains("refused as expected"), "{err}");
     assert!(err.contains("licence checks passed"), "{err}");
 }
