@@ -6,126 +6,78 @@ use std::time::Duration;
 
 use crate::check::Engine;
 use crate::gate::cover::{consume, cover};
+use crate::gate::verdict::Verdict;
 use crate::gate::{evaluate, evaluate_with, Event};
 use crate::git::{PushLine, Repo};
 use crate::overrides::{self, ledger::Ledger};
-use crate::policy::{Severity, WarningMode};
+use crate::policy::Severity;
 use crate::report::{Printer, Shown};
 
 use super::records;
 use super::tty::Tty;
 use super::Outcome;
 
-/// How warnings may be acknowledged for this run.
-pub struct Acknowledge {
-    /// `--yes` or `TOLLGATE_YES=1`.
-    pub yes: bool,
-    /// The policy's `[settings] warnings`.
-    pub mode: WarningMode,
-    /// The policy's `[settings] warnings-without-terminal`.
-    pub no_terminal: crate::policy::NoTerminal,
-}
+pub use crate::gate::verdict::Acknowledge;
 
 /// Whether `TOLLGATE_YES` is set to a true value.
 pub fn env_yes() -> bool {
     std::env::var("TOLLGATE_YES").is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes" | "y"))
 }
 
-/// Decides: any blocker stops; otherwise warnings must be acknowledged.
-/// `action` is `commit` or `push`, for the messages.
+/// Prints the verdict on `shown` (the findings coverage left) for an event
+/// of `kind` named `action` (`commit`, `push`, `range`, `scan`, …), asking
+/// the person at the terminal when warnings need it.
 pub fn decide(
     printer: &Printer,
     shown: &[Shown],
     ack: &Acknowledge,
     action: &str,
+    kind: Option<crate::check::EventKind>,
     policy: &crate::policy::Policy,
 ) -> Outcome {
-    let blockers: Vec<&Shown> = shown
-        .iter()
-        .filter(|s| s.finding.severity == Severity::Block)
-        .collect();
-    let warnings = shown.len() - blockers.len();
-    if !blockers.is_empty() {
-        let ids: Vec<&str> = blockers.iter().map(|s| s.id.as_str()).collect();
-        let overridable = matches!(action, "commit" | "push");
-        let what = if overridable {
-            format!("{action} blocked")
-        } else {
-            format!("{action} check failed")
-        };
-        printer.error(&format!(
-            "{what}: {} blocker{} ({})",
-            blockers.len(),
-            plural(blockers.len()),
-            ids.join(", ")
-        ));
-        if ack.yes {
-            printer.hint(
-                "`--yes` and `TOLLGATE_YES` acknowledge warnings only; they never pass a blocker",
-            );
-        }
-        if overridable {
-            let agent = crate::report::agent::detect(|k| std::env::var(k).ok());
-            let terminal = Tty::open().is_some();
-            if agent.is_some() || !terminal {
-                // Addressed to whoever runs git without a person at a
-                // terminal: say what it must not do and what to ask.
-                let who = agent.as_ref().map_or_else(
-                    || "the program running git (there is no terminal)".to_string(),
-                    |a| format!("{} (`{}` is set)", a.name, a.variable),
-                );
-                let tier = blockers
-                    .iter()
-                    .filter_map(|s| policy.constraint(&s.finding.constraint))
-                    .map(|c| policy.tier_for(c))
-                    .max()
-                    .unwrap_or(policy.approval);
-                for line in crate::report::agent::instructions(&who, ids[0], tier, &self_command())
-                {
-                    printer.hint(&line);
-                }
-                if agent.is_none() {
-                    // A person without a terminal here (an IDE) can still
-                    // run the override from one.
-                    printer.hint("a person at a terminal can also run:");
-                    printer.hint(&format!(
-                        "    {} override {} --reason \"<why>\"",
-                        self_command(),
-                        ids[0]
-                    ));
-                }
+    let mut tty = Tty::open();
+    let left = shown.iter().map(|s| (s.id.as_str(), &s.finding));
+    match crate::gate::verdict::verdict(policy, left, kind, ack, tty.is_some()) {
+        Verdict::Blocked {
+            ids,
+            overridable,
+            tier,
+        } => {
+            let what = if overridable {
+                format!("{action} blocked")
             } else {
-                printer.hint(
-                    "fix the change, or if it is intended, request a scoped one-time override:",
-                );
-                printer.hint(&format!(
-                    "    {} override {} --reason \"<why>\"",
-                    self_command(),
-                    ids[0]
-                ));
-            }
-        }
-        return Outcome::Blocked;
-    }
-    if warnings == 0 || ack.mode == WarningMode::Print {
-        return Outcome::Pass;
-    }
-    if ack.yes {
-        printer.warning(&format!(
-            "{warnings} warning{} acknowledged",
-            plural(warnings)
-        ));
-        return Outcome::Pass;
-    }
-    match Tty::open() {
-        Some(mut tty) => {
-            let asked = tty.write(&format!(
-                "tollgate: {warnings} warning{} above. Proceed with the {action}? [y/N] ",
-                plural(warnings)
+                format!("{action} check failed")
+            };
+            printer.error(&format!(
+                "{what}: {} blocker{} ({})",
+                ids.len(),
+                plural(ids.len()),
+                ids.join(", ")
             ));
-            let answer = asked
+            if ack.yes {
+                printer.hint(
+                    "`--yes` and `TOLLGATE_YES` acknowledge warnings only; they never pass a blocker",
+                );
+            }
+            if overridable {
+                blocked_hints(printer, &ids[0], tier, tty.is_some());
+            }
+            Outcome::Blocked
+        }
+        Verdict::Pass => Outcome::Pass,
+        Verdict::Acknowledged(n) => {
+            printer.warning(&format!("{n} warning{} acknowledged", plural(n)));
+            Outcome::Pass
+        }
+        Verdict::Ask(n) => {
+            let answer = tty.as_mut().and_then(|tty| {
+                tty.write(&format!(
+                    "tollgate: {n} warning{} above. Proceed with the {action}? [y/N] ",
+                    plural(n)
+                ))
                 .ok()
-                .and_then(|_| tty.read_line(Duration::from_secs(300)));
+                .and_then(|_| tty.read_line(Duration::from_secs(300)))
+            });
             if answer.is_some_and(|a| matches!(a.trim(), "y" | "Y" | "yes")) {
                 Outcome::Pass
             } else {
@@ -135,27 +87,59 @@ pub fn decide(
                 Outcome::Blocked
             }
         }
-        None if ack.no_terminal == crate::policy::NoTerminal::Print => {
+        Verdict::PrintedWithoutTerminal(n) => {
             printer.warning(&format!(
-                "{warnings} warning{} printed, not acknowledged: there is no terminal to ask, and `[settings] warnings-without-terminal = \"print\"` lets the {action} proceed",
-                plural(warnings)
+                "{n} warning{} printed, not acknowledged: there is no terminal to ask, and `[settings] warnings-without-terminal = \"print\"` lets the {action} proceed",
+                plural(n)
             ));
             Outcome::Pass
         }
-        None => {
+        Verdict::StoppedWithoutTerminal(n) => {
             printer.error(&format!(
-                "{action} stopped: {warnings} warning{} need{} acknowledgement and there is no terminal to ask",
-                plural(warnings),
-                if warnings == 1 { "s" } else { "" }
+                "{action} stopped: {n} warning{} need{} acknowledgement and there is no terminal to ask",
+                plural(n),
+                if n == 1 { "s" } else { "" }
             ));
-            printer.hint(&match action {
-                "commit" | "push" => format!(
+            printer.hint(&match kind {
+                Some(_) => format!(
                     "acknowledge them with `TOLLGATE_YES=1 git {action} …` (git {action} has no `--yes`), or let warnings pass where there is no terminal (IDEs) with `warnings-without-terminal = \"print\"` in `[settings]`"
                 ),
-                _ => "re-run with `--yes` (or `TOLLGATE_YES=1`) to acknowledge them".to_string(),
+                None => "re-run with `--yes` (or `TOLLGATE_YES=1`) to acknowledge them".to_string(),
             });
             Outcome::Blocked
         }
+    }
+}
+
+/// What to do about a blocker of a commit or push: addressed to an agent
+/// (or whatever runs git without a terminal), or to the person at one.
+fn blocked_hints(printer: &Printer, first: &str, tier: crate::policy::Tier, terminal: bool) {
+    let agent = crate::report::agent::detect(|k| std::env::var(k).ok());
+    if agent.is_some() || !terminal {
+        // Addressed to whoever runs git without a person at a terminal: say
+        // what it must not do and what to ask.
+        let who = agent.as_ref().map_or_else(
+            || "the program running git (there is no terminal)".to_string(),
+            |a| format!("{} (`{}` is set)", a.name, a.variable),
+        );
+        for line in crate::report::agent::instructions(&who, first, tier, &self_command()) {
+            printer.hint(&line);
+        }
+        if agent.is_none() {
+            // A person without a terminal here (an IDE) can still run the
+            // override from one.
+            printer.hint("a person at a terminal can also run:");
+            printer.hint(&format!(
+                "    {} override {first} --reason \"<why>\"",
+                self_command()
+            ));
+        }
+    } else {
+        printer.hint("fix the change, or if it is intended, request a scoped one-time override:");
+        printer.hint(&format!(
+            "    {} override {first} --reason \"<why>\"",
+            self_command()
+        ));
     }
 }
 
@@ -249,7 +233,7 @@ pub fn run(
     }
     let remaining = c.remaining();
     let action = event.name();
-    let mut outcome = decide(printer, &remaining, ack, action, policy);
+    let mut outcome = decide(printer, &remaining, ack, action, event.kind(), policy);
     if outcome == Outcome::Pass && !c.by_token.is_empty() {
         let open = c.open_findings();
         let pairs = c.token_pairs();

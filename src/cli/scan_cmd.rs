@@ -105,7 +105,7 @@ pub fn run(ctx: &Ctx, args: ScanArgs) -> anyhow::Result<Outcome> {
         mode: WarningMode::Print,
         no_terminal: policy.warnings_without_terminal,
     };
-    let outcome = gate::decide(&ctx.printer, &remaining, &ack, "scan", &policy);
+    let outcome = gate::decide(&ctx.printer, &remaining, &ack, "scan", None, &policy);
     emit(ctx, &policy, args.format, "scan", outcome, &shown);
     Ok(outcome)
 }

@@ -7,7 +7,8 @@
 //! with a typed refusal ([`prepare`]); the scope a blocker was computed from
 //! ([`scope`]) and recomputing it in another clone ([`recompute`]); the
 //! trusted base and the range judgement that `verify` and `pre-receive`
-//! share ([`range`]); and the token printout ([`rerun`]).
+//! share ([`range`]); the verdict on what coverage left, blockers and
+//! warnings ([`verdict`]); and the token printout ([`rerun`]).
 //!
 //! It combines the layers below it (`check`, `overrides`, `audit`, `trust`,
 //! through `git`), and nothing below depends on it. It takes a policy, a
@@ -22,6 +23,7 @@ pub mod range;
 pub mod recompute;
 pub mod rerun;
 pub mod scope;
+pub mod verdict;
 
 use std::collections::HashSet;
 
