@@ -40,7 +40,8 @@ pub use config::{approval_key, approval_key_usable, signing_key, KeySource};
 /// Where the signer list lives in a repository.
 pub const ALLOWED_SIGNERS: &str = ".tollgate/allowed_signers";
 pub use allowed_signers::verify;
-pub use record::{parse_line, parse_note, Attach, AuditRecord, Identity, FORMAT_VERSION};
+pub use identity::Identity;
+pub use record::{parse_line, parse_note, Attach, AuditRecord, FORMAT_VERSION};
 pub use sshsig::{
     sign, sign_in_process, sign_with_ssh_keygen, KeyAlgorithm, Presence, SignVia, SigningKey,
     SkFlags, UsableKey, VerifiedSigner, NAMESPACE,

@@ -13,7 +13,6 @@ use chrono::{DateTime, Utc};
 use git2::Oid;
 
 use super::pending::{Pending, PendingDir};
-use super::record::short;
 use super::verify::{self, Blocker};
 use super::{AllowedSigners, Attach, AuditRecord, Identity, SigningKey};
 use crate::check::allow::Shown;
@@ -21,6 +20,7 @@ use crate::check::Finding;
 use crate::git::{Repo, NOTES_REF};
 use crate::overrides::ledger::Entry;
 use crate::policy::Policy;
+use crate::text::short_sha as short;
 
 use super::ALLOWED_SIGNERS;
 

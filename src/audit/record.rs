@@ -21,6 +21,7 @@ use super::AuditError;
 use crate::check::Location;
 use crate::overrides::ledger::Entry;
 use crate::policy::{Severity, Tier};
+use crate::text::short_sha as short;
 
 /// The record format this tollgate writes.
 ///
@@ -34,7 +35,7 @@ pub const FORMAT_VERSION: u32 = 2;
 /// Every record version this tollgate reads.
 pub const READ_VERSIONS: [u32; 2] = [1, 2];
 
-pub use super::identity::Identity;
+use super::identity::Identity;
 
 /// One consumed token, as recorded in the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -383,9 +384,6 @@ pub enum Attach {
         parent: Option<String>,
     },
 }
-
-/// The one `short_sha`, under the name this module's callers know.
-pub use crate::text::short_sha as short;
 
 fn is_hex(s: &str, lengths: &[usize]) -> bool {
     lengths.contains(&s.len()) && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))

@@ -92,7 +92,7 @@ impl fmt::Display for TrailProblem {
                 short(commit)
             ),
             TrailProblem::Foreign { path, what } => {
-                write!(f, "adds `{}`, {what}", crate::check::escape_controls(path))
+                write!(f, "adds `{}`, {what}", crate::text::escape_controls(path))
             }
         }
     }

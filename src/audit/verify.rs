@@ -17,9 +17,10 @@ use chrono::{DateTime, Duration, Utc};
 use super::allowed_signers::AllowedSigners;
 use super::approval;
 use super::grant::Grant;
-use super::record::{parse_line, short, AuditRecord};
+use super::record::{parse_line, AuditRecord};
 use crate::check::Finding;
 use crate::policy::{OverrideMode, Policy, Tier, MAX_TTL};
+use crate::text::short_sha as short;
 
 /// The tree and first parent of a commit, by full hex id; `None` when the
 /// commit is unknown. Lets a commit-time record be matched to its commit

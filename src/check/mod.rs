@@ -26,11 +26,11 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::text::{escape_controls, is_hostile};
 pub use fingerprint::fingerprint;
 pub use secret::{redact, shannon_entropy};
 
 // Kept here too because the engine is where hostile text is first met.
-pub use crate::text::{escape_controls, is_hostile};
 
 use crate::policy::{Constraint, Kind, OverrideMode, Policy, Severity};
 

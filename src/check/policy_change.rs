@@ -18,8 +18,9 @@ use std::collections::BTreeMap;
 use base64ct::{Base64, Base64Unpadded, Encoding};
 use sha2::{Digest, Sha256};
 
-use super::{escape_controls, finding, Findings, Location, PathChange};
+use super::{finding, Findings, Location, PathChange};
 use crate::policy::{Constraint, PolicyChangeSpec};
+use crate::text::escape_controls;
 
 use super::ZERO_SHA as ZERO;
 

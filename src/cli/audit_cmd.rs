@@ -139,7 +139,7 @@ pub fn run(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<Outcome> {
                             Ok(r) => ctx.printer.stdout(&format!(
                                 "pending      {}  `{}` {}: not yet in {NOTES_REF}\n",
                                 crate::overrides::token_id(&r.token_id),
-                                crate::check::escape_controls(&r.constraint),
+                                crate::text::escape_controls(&r.constraint),
                                 if r.commit.is_empty() {
                                     "waits for its commit"
                                 } else {
@@ -482,7 +482,7 @@ fn json(v: &serde_json::Value) -> String {
 /// Anything a person typed, as shown on a terminal: control and bidi
 /// characters escaped (JSON output keeps the exact text).
 fn esc(s: &str) -> std::borrow::Cow<'_, str> {
-    crate::check::escape_controls(s)
+    crate::text::escape_controls(s)
 }
 
 use crate::text::short_sha as short;

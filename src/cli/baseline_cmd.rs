@@ -48,7 +48,7 @@ pub fn run(ctx: &Ctx, args: BaselineArgs) -> anyhow::Result<Outcome> {
         }
         None => Event::History,
     };
-    let mut shown = crate::report::number(gate::evaluate(&repo, &engine, &event)?);
+    let mut shown = crate::check::allow::number(gate::evaluate(&repo, &engine, &event)?);
     crate::check::allow::apply_allows(&policy, &mut shown, &[], crate::clock::now().date_naive());
     let open: Vec<_> = shown
         .iter()

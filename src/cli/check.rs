@@ -104,7 +104,7 @@ pub fn emit(
     format: Format,
     event: &str,
     outcome: Outcome,
-    shown: &[crate::report::Shown],
+    shown: &[crate::check::allow::Shown],
 ) {
     let blocked = shown.iter().any(|s| s.finding.severity == Severity::Block);
     let result = match outcome {

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::check::allow::Shown;
 use crate::check::Engine;
 use crate::gate::cover::{consume, cover};
 use crate::gate::verdict::Verdict;
@@ -11,7 +12,7 @@ use crate::gate::{evaluate, evaluate_with, Event};
 use crate::git::{PushLine, Repo};
 use crate::overrides::{self, ledger::Ledger};
 use crate::policy::Severity;
-use crate::report::{Printer, Shown};
+use crate::report::Printer;
 
 use super::records;
 use super::tty::Tty;

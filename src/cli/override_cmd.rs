@@ -487,5 +487,5 @@ fn history(
 /// Anything a person typed, as shown on a terminal: control and bidi
 /// characters escaped.
 fn esc(s: &str) -> std::borrow::Cow<'_, str> {
-    crate::check::escape_controls(s)
+    crate::text::escape_controls(s)
 }

@@ -107,7 +107,7 @@ pub fn pending(
             "pending {}  `{}` asked by {} at {}",
             e.id,
             e.constraint,
-            crate::check::escape_controls(&e.who.to_string()),
+            crate::text::escape_controls(&e.who.to_string()),
             e.minted.format("%Y-%m-%d %H:%M:%SZ")
         ));
     }
@@ -151,7 +151,7 @@ pub fn pending(
         let context = format!(
             "  request {} asked by {} (it never sees this code)\n  approval: tier `{}`{}\n  to deny it, type `deny`\n",
             e.id,
-            crate::check::escape_controls(&e.who.to_string()),
+            crate::text::escape_controls(&e.who.to_string()),
             p.tier.as_str(),
             if approver_key.is_some() {
                 "; after the code, touch your security key"

@@ -73,7 +73,7 @@ pub fn run(ctx: &Ctx, args: ScanArgs) -> anyhow::Result<Outcome> {
             if files == 1 { "" } else { "s" }
         ));
     }
-    let mut shown = crate::report::number(out.into_vec());
+    let mut shown = crate::check::allow::number(out.into_vec());
     crate::check::allow::apply_allows(&policy, &mut shown, &[], crate::clock::now().date_naive());
     crate::check::allow::apply_baseline(&policy, &mut shown);
     let covered: Vec<(usize, String)> = shown

@@ -189,7 +189,7 @@ pub fn approve(
         Err(why) => {
             return ctx.refuse(&format!(
                     "refused: {why}; the requester's description (`{}` at {}) is not what would be approved",
-                    crate::check::escape_controls(&req.constraint),
+                    crate::text::escape_controls(&req.constraint),
                     req.location
                 ),
             )
@@ -205,10 +205,10 @@ pub fn approve(
     }
     context.push_str(&format!(
         "  requested by: {} <{}> ({})\n  repository (their words): {}\n  fingerprint: {}\n  valid until: {}\n",
-        crate::check::escape_controls(&req.requester.name),
-        crate::check::escape_controls(&req.requester.email),
+        crate::text::escape_controls(&req.requester.name),
+        crate::text::escape_controls(&req.requester.email),
         req.requester.key_fingerprint,
-        crate::check::escape_controls(&req.repository),
+        crate::text::escape_controls(&req.repository),
         req.fingerprint,
         crate::clock::show(&req.expires)
     ));

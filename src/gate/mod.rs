@@ -189,7 +189,7 @@ pub fn used_for(event: &Event, repo: &Repo) -> String {
             Ok(t) => format!(
                 "commit on `{}` (tree {})",
                 t.branch.as_deref().unwrap_or("detached HEAD"),
-                crate::audit::record::short(&t.tree)
+                crate::text::short_sha(&t.tree)
             ),
             Err(_) => "commit".into(),
         },

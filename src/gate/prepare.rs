@@ -95,7 +95,7 @@ impl std::fmt::Display for Refusal {
             Refusal::NoReason => write!(f, "an override needs a reason: `--reason \"<why this blocker should pass>\"`"),
             Refusal::Hostile(why) | Refusal::Ttl(why) => write!(f, "{why}"),
             Refusal::NoCode(codes) => write!(f, "the policy requires a reason code: `--code <{}>`", codes.join("|")),
-            Refusal::UnknownCode { code, codes } => write!(f, "reason code `{}` is not one of the policy's: {}", crate::check::escape_controls(code), codes.join(", ")),
+            Refusal::UnknownCode { code, codes } => write!(f, "reason code `{}` is not one of the policy's: {}", crate::text::escape_controls(code), codes.join(", ")),
             Refusal::ActiveExists { id, expires } => write!(f, "an active token for this blocker already exists ({id}, expires {}); use it, or revoke it with `tollgate override revoke {id}`", crate::clock::show(expires)),
         }
     }

@@ -40,7 +40,7 @@ use model::*;
 pub use model::{BranchOp, Confidence, NoTerminal, OverrideMode, Severity, Tier, WarningMode};
 #[cfg(test)]
 pub use packs::SECRET_CASES;
-pub use packs::{builtin_pack, builtin_parts, BUILTIN_PACKS, KNOWN_PUBLIC, SECRET_FAMILIES};
+pub use packs::{builtin_pack, builtin_parts, BUILTIN_PACKS, SECRET_FAMILIES};
 pub use pattern::Pattern;
 pub use rules::{RuleInfo, RuleList};
 

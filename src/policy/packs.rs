@@ -23,11 +23,6 @@ pub const BUILTIN_PACKS: &[(&str, &str)] = &[
     ("strict", include_str!("../../policies/strict.toml")),
 ];
 
-/// Values that vendors publish as examples or that are public by design:
-/// never a secret, whatever rule matches them. The list is the detector's
-/// (`detect::public`); the policy names it among its builtin files.
-pub use crate::detect::KNOWN_PUBLIC;
-
 /// The text of a builtin pack by name (without the `builtin:` prefix).
 pub fn builtin_pack(name: &str) -> Option<&'static str> {
     BUILTIN_PACKS

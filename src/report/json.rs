@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::Shown;
+use crate::check::allow::Shown;
 use crate::policy::Severity;
 
 /// The result of a check, as JSON.

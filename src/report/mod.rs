@@ -15,7 +15,7 @@ pub mod verify;
 
 use std::io::{IsTerminal, Write};
 
-pub use crate::check::allow::{number, Shown};
+use crate::check::allow::Shown;
 use crate::policy::Severity;
 
 /// When to use colour.
@@ -221,7 +221,7 @@ impl Printer {
             ));
             self.err_line(&format!(
                 "    {}  fingerprint {}",
-                crate::check::escape_controls(&f.evidence),
+                crate::text::escape_controls(&f.evidence),
                 crate::text::short_sha(&f.fingerprint)
             ));
             if let Some((_, how)) = covered.iter().find(|(c, _)| *c == i) {

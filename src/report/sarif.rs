@@ -13,7 +13,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::Shown;
+use crate::check::allow::Shown;
 use crate::policy::{Policy, Severity};
 
 /// The SARIF version written.

@@ -6,9 +6,10 @@
 
 use serde::Serialize;
 
-use super::{Printer, Shown};
+use super::Printer;
 use crate::audit::verify::{Judgement, RecordStatus};
 use crate::audit::AuditRecord;
+use crate::check::allow::Shown;
 use crate::check::{Finding, Location, RefUpdate, ZERO_SHA};
 use crate::policy::Policy;
 use crate::text::short_sha;
