@@ -106,6 +106,6 @@ pub fn run(ctx: &Ctx, args: ScanArgs) -> anyhow::Result<Outcome> {
         no_terminal: policy.warnings_without_terminal,
     };
     let outcome = gate::decide(&ctx.printer, &remaining, &ack, "scan", None, &policy);
-    emit(ctx, &policy, args.format, "scan", outcome, &shown);
+    emit(ctx, &policy, args.format, ("scan", None), outcome, &shown);
     Ok(outcome)
 }
