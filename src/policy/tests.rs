@@ -986,6 +986,18 @@ fn builtin_patterns_are_valid_and_counted() {
                     .size_limit(1 << 20)
                     .build()
                     .is_ok());
+                // Builtin patterns run in ASCII mode (`Pattern::trusted`);
+                // each must build there, with no fall-back to Unicode.
+                assert!(
+                    regex::bytes::RegexBuilder::new(pattern.as_str())
+                        .multi_line(true)
+                        .unicode(false)
+                        .size_limit(1 << 20)
+                        .build()
+                        .is_ok(),
+                    "{name}: `{}` does not build in ASCII mode",
+                    c.id
+                );
                 seen += 1;
             }
         }
