@@ -9,17 +9,13 @@
 //! later commits, while the same secret at another path is a new finding
 //! and blocks. Entries hold no secret: a redacted excerpt at most.
 //!
-//! This module owns the file format and the lookup ([`Baseline::baselined`]);
-//! it reads no repository. Which tree the file is read from (the working
+//! This module owns the file format; matching findings against it
+//! ([`Baseline::baselined`]) is the engine's, in `check::allow`. It reads
+//! no repository and knows no finding. Which tree the file is read from (the working
 //! tree for hooks and `check`; the trusted base for `verify` and
 //! `pre-receive`) is the caller's.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
-
-use crate::check::Finding;
-use crate::policy::OverrideMode;
 
 /// Where the baseline lives, relative to the repository root.
 pub const BASELINE_PATH: &str = ".tollgate/baseline.toml";
@@ -142,60 +138,6 @@ impl Baseline {
         Ok(b)
     }
 
-    /// For each finding, the entry that baselines it, if any.
-    pub fn baselined<'a, 'f>(
-        &'a self,
-        findings: impl IntoIterator<Item = &'f Finding>,
-    ) -> Vec<Option<&'a Entry>> {
-        let by_fp: HashMap<&str, &Entry> = self
-            .findings
-            .iter()
-            .map(|e| (e.fingerprint.as_str(), e))
-            .collect();
-        findings
-            .into_iter()
-            .map(|f| {
-                // `override = "never"` is stronger than any baseline, as it
-                // is stronger than any allow rule.
-                if f.override_mode == OverrideMode::Never {
-                    return None;
-                }
-                by_fp
-                    .get(f.fingerprint.as_str())
-                    .copied()
-                    .filter(|e| e.constraint == f.constraint)
-            })
-            .collect()
-    }
-
-    /// Adds every finding not yet listed, with `reason`; returns how many
-    /// were added. Existing entries (and their reasons) are kept.
-    pub fn record<'f>(
-        &mut self,
-        findings: impl IntoIterator<Item = &'f Finding>,
-        reason: &str,
-    ) -> usize {
-        let mut added = 0;
-        for f in findings {
-            if f.override_mode == OverrideMode::Never {
-                continue;
-            }
-            if self.findings.iter().any(|e| e.fingerprint == f.fingerprint) {
-                continue;
-            }
-            self.findings.push(Entry {
-                fingerprint: f.fingerprint.clone(),
-                constraint: f.constraint.clone(),
-                path: f.location.path.clone(),
-                commit: f.location.commit.clone(),
-                evidence: Some(f.evidence.clone()),
-                reason: reason.to_string(),
-            });
-            added += 1;
-        }
-        added
-    }
-
     /// The file's text, with a header that says what it is.
     pub fn to_toml(&self) -> String {
         let body = toml::to_string(self).unwrap_or_default();
@@ -218,7 +160,8 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::Location;
+    use crate::check::{Finding, Location};
+    use crate::policy::OverrideMode;
     use crate::policy::Severity;
 
     fn finding(fp: char, path: &str) -> Finding {

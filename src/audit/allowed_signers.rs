@@ -34,7 +34,10 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use ssh_key::{HashAlg, PublicKey};
 
-use super::sshsig::{parse_public_key, KeyAlgorithm, SkFlags};
+use super::sshsig::{
+    check_signature, parse_public_key, CheckedSignature, KeyAlgorithm, SkFlags, VerifiedSigner,
+    NAMESPACE,
+};
 use super::AuditError;
 
 /// A comma-separated list of `*`/`?` patterns, some negated with `!`.
@@ -534,6 +537,71 @@ fn parse_key(text: &str) -> Result<PublicKey, String> {
         ));
     }
     Ok(key)
+}
+
+/// Verifies that `signature_b64` is a `tollgate` signature over `message`
+/// by a key that `signers` allows for `principal` at `at`, with the
+/// security-key flags its line requires.
+pub fn verify(
+    message: &[u8],
+    signature_b64: &str,
+    signers: &AllowedSigners,
+    principal: &str,
+    at: DateTime<Utc>,
+) -> Result<VerifiedSigner, AuditError> {
+    let CheckedSignature {
+        key,
+        key_fingerprint,
+        hash_alg,
+        algorithm,
+        signature_algorithm,
+        sk,
+    } = check_signature(message, signature_b64)?;
+    let not_allowed = |why: String| AuditError::SignerNotAllowed {
+        key_fingerprint: key_fingerprint.clone(),
+        principal: principal.to_owned(),
+        path: signers.path().to_owned(),
+        why,
+    };
+    let mut refusals = Vec::new();
+    for entry in signers
+        .entries()
+        .iter()
+        .filter(|e| e.key.key_data() == &key)
+    {
+        match entry
+            .permits(principal, NAMESPACE, at)
+            .and_then(|()| entry.permits_flags(algorithm, sk))
+        {
+            Ok(()) => {
+                return Ok(VerifiedSigner {
+                    principal: principal.to_owned(),
+                    key_fingerprint,
+                    line: entry.line,
+                    hash_alg,
+                    algorithm,
+                    signature_algorithm,
+                    sk,
+                })
+            }
+            Err(why) => refusals.push(why),
+        }
+    }
+    // A line that lists this key but could not be used says why here, so
+    // a typo in a teammate's line is not reported as "not listed".
+    for skipped in signers.skipped() {
+        if skipped.key.as_ref().is_some_and(|k| k.key_data() == &key) {
+            refusals.push(format!(
+                "line {} lists this key but is ignored: {}",
+                skipped.line, skipped.why
+            ));
+        }
+    }
+    if refusals.is_empty() {
+        Err(not_allowed("the key is not listed".into()))
+    } else {
+        Err(not_allowed(refusals.join("; ")))
+    }
 }
 
 #[cfg(test)]

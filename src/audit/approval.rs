@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::allowed_signers::AllowedSigners;
 use super::doc::{self, decode, invalid, signed_bytes, verify_by};
-use super::record::Identity;
+use super::identity::Identity;
 use super::sshsig::{SigningKey, VerifiedSigner};
 use super::AuditError;
 use crate::check::{EventKind, Location};
@@ -65,10 +65,10 @@ pub struct Request {
     /// Who asks; the signer.
     pub requester: Identity,
     /// When it was made.
-    #[serde(with = "super::record::rfc3339")]
+    #[serde(with = "super::identity::rfc3339")]
     pub created: DateTime<Utc>,
     /// When it lapses; the token minted from it expires then too.
-    #[serde(with = "super::record::rfc3339")]
+    #[serde(with = "super::identity::rfc3339")]
     pub expires: DateTime<Utc>,
     /// The requester's signature.
     pub signature: String,
@@ -94,10 +94,10 @@ pub struct Approval {
     /// Who approves; the signer.
     pub approver: Identity,
     /// When.
-    #[serde(with = "super::record::rfc3339")]
+    #[serde(with = "super::identity::rfc3339")]
     pub approved: DateTime<Utc>,
     /// The request's expiry.
-    #[serde(with = "super::record::rfc3339")]
+    #[serde(with = "super::identity::rfc3339")]
     pub expires: DateTime<Utc>,
     /// The approver's signature.
     pub signature: String,

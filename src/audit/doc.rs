@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::allowed_signers::AllowedSigners;
+use super::identity::Identity;
 use super::jcs::canonicalize;
-use super::record::Identity;
 use super::sshsig::{self, SigningKey, VerifiedSigner};
 use super::AuditError;
 
@@ -99,7 +99,7 @@ pub(super) fn verify_by(
     who: &Identity,
     at: DateTime<Utc>,
 ) -> Result<VerifiedSigner, AuditError> {
-    let v = sshsig::verify(bytes, signature, signers, &who.email, at)?;
+    let v = super::allowed_signers::verify(bytes, signature, signers, &who.email, at)?;
     if v.key_fingerprint != who.key_fingerprint {
         return Err(AuditError::KeyMismatch {
             named: who.key_fingerprint.clone(),

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::allowed_signers::AllowedSigners;
 use super::doc::{self, decode, invalid, signed_bytes, user_present, verify_by};
-use super::record::Identity;
+use super::identity::Identity;
 use super::sshsig::{SigningKey, VerifiedSigner};
 use super::AuditError;
 use crate::check::{EventKind, Location};
@@ -81,10 +81,10 @@ pub struct Grant {
     /// `challenge` or `presence`.
     pub tier: Tier,
     /// When the token was minted.
-    #[serde(with = "super::record::rfc3339")]
+    #[serde(with = "super::identity::rfc3339")]
     pub minted: DateTime<Utc>,
     /// When it stops being valid.
-    #[serde(with = "super::record::rfc3339")]
+    #[serde(with = "super::identity::rfc3339")]
     pub expires: DateTime<Utc>,
     /// sha256 of the effective policy at mint time.
     pub policy_sha256: String,

@@ -1,17 +1,28 @@
-//! Audit records: what a consumed override token leaves behind.
+//! Audit records and the signed documents around them: what a consumed
+//! override token leaves behind, and the grants and two-key approvals a
+//! record carries.
 //!
-//! This module owns the record format ([`record`]), its canonical bytes
+//! It owns the document formats ([`record`], [`grant`], [`approval`], with
+//! the parts they share in [`identity`] and `doc`), their canonical bytes
 //! ([`jcs`], RFC 8785), SSH signatures over them ([`sshsig`], namespace
-//! `tollgate`) and the `allowed_signers` file that says whose signatures
-//! count ([`allowed_signers`]). It does not read or write git notes (that is
-//! `git/`), decide whether a blocker is covered (that is the verifier in the
-//! CLI layer), or print anything.
+//! `tollgate`) and the signer list that says whose signatures count
+//! ([`allowed_signers`]); judging records against blockers ([`verify`](mod@verify):
+//! signatures, tier, lifetime, single use, weekly budgets); who signs and the
+//! record pipeline ([`config`], [`pipeline`]: the signing key, records made
+//! and kept pending, then flushed into the notes); the append-only check of
+//! the notes history ([`trail`]) and the hooks' token index ([`index`]).
+//!
+//! It reaches git only through [`crate::git::Repo`], and never prints, reads
+//! the terminal or the clock (times are passed in). Which blockers a range
+//! has and whose policy and signers judge them are the gate's
+//! (`gate::range`): they arrive here as values.
 
 pub mod allowed_signers;
 pub mod approval;
 pub mod config;
 pub(crate) mod doc;
 pub mod grant;
+pub mod identity;
 pub mod index;
 pub mod jcs;
 pub mod pending;
@@ -28,10 +39,12 @@ pub use config::{approval_key, approval_key_usable, signing_key, KeySource};
 
 /// Where the signer list lives in a repository.
 pub const ALLOWED_SIGNERS: &str = ".tollgate/allowed_signers";
-pub use record::{parse_line, parse_note, Attach, AuditRecord, Identity, FORMAT_VERSION};
+pub use allowed_signers::verify;
+pub use identity::Identity;
+pub use record::{parse_line, parse_note, Attach, AuditRecord, FORMAT_VERSION};
 pub use sshsig::{
-    sign, sign_in_process, sign_with_ssh_keygen, verify, KeyAlgorithm, Presence, SignVia,
-    SigningKey, SkFlags, UsableKey, VerifiedSigner, NAMESPACE,
+    sign, sign_in_process, sign_with_ssh_keygen, KeyAlgorithm, Presence, SignVia, SigningKey,
+    SkFlags, UsableKey, VerifiedSigner, NAMESPACE,
 };
 
 /// What went wrong with an audit record, a signature or the signer list.

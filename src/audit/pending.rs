@@ -99,7 +99,7 @@ impl PendingDir {
                     } else {
                         Err(format!(
                             "unknown schema `{}`",
-                            crate::check::escape_controls(&pending.schema)
+                            crate::text::escape_controls(&pending.schema)
                         ))
                     }
                 });

@@ -13,14 +13,14 @@ use chrono::{DateTime, Utc};
 use git2::Oid;
 
 use super::pending::{Pending, PendingDir};
-use super::record::short;
 use super::verify::{self, Blocker};
 use super::{AllowedSigners, Attach, AuditRecord, Identity, SigningKey};
+use crate::check::allow::Shown;
 use crate::check::Finding;
 use crate::git::{Repo, NOTES_REF};
 use crate::overrides::ledger::Entry;
 use crate::policy::Policy;
-use crate::report::Shown;
+use crate::text::short_sha as short;
 
 use super::ALLOWED_SIGNERS;
 
@@ -197,7 +197,7 @@ pub struct Flushed {
 /// signer are written; nothing is signed here, so a file planted in the
 /// state directory gains nothing. A record that cannot be written yet
 /// stays pending and is reported; nothing is dropped silently.
-pub fn flush(repo: &Repo) -> anyhow::Result<Flushed> {
+pub fn flush(repo: &Repo, now: DateTime<Utc>) -> anyhow::Result<Flushed> {
     let dir = PendingDir::at(&repo.state_dir());
     let mut done = Flushed::default();
     if dir.is_empty() {
@@ -208,7 +208,6 @@ pub fn flush(repo: &Repo) -> anyhow::Result<Flushed> {
     let me = signer(repo).ok().map(|s| s.identity.key_fingerprint);
     let own: Option<AllowedSigners> = local_signers(repo).ok().map(|(l, _)| l);
     let ledger = crate::overrides::ledger::Ledger::at(&repo.state_dir()).read()?;
-    let now = crate::clock::now();
     for (path, pending) in dir.list()? {
         let shown = path.display().to_string();
         let record = match pending.and_then(|p| p.record()) {
@@ -475,4 +474,77 @@ fn same_consumer(id: &str, minted_for: &Identity, consumer: &Identity) -> Result
         "token {id} was minted for {} ({}); you are signing as {} ({}): only the person it was minted for can use it",
         minted_for.email, minted_for.key_fingerprint, consumer.email, consumer.key_fingerprint
     ))
+}
+/// The security key a `presence` approval is signed with, checked before
+/// anything is minted; `None` for other tiers.
+pub fn approver_key_for(
+    repo: &Repo,
+    tier: crate::policy::Tier,
+    constraint: &str,
+) -> Result<Option<(SigningKey, String)>, String> {
+    if tier != crate::policy::Tier::Presence {
+        return Ok(None);
+    }
+    match super::approval_key(repo) {
+        None => Err(format!(
+            "`{constraint}` needs approval tier `presence`: a touch of your FIDO security key. Configure one with `git config tollgate.approvalKey ~/.ssh/id_ed25519_sk.pub` (made with `ssh-keygen -t ed25519-sk`) and list it for you in `{}`",
+            ALLOWED_SIGNERS
+        )),
+        Some(k) => match super::approval_key_usable(&k) {
+            Ok(fp) => Ok(Some((k, fp))),
+            Err(e) => Err(format!("{e}; no token was minted")),
+        },
+    }
+}
+
+/// Signs the grant of `entry` (its token hash, blocker, lifetime, people,
+/// tier) with the approval key for `presence`, else the signer's own key,
+/// and checks it the way consumption and `verify` will.
+pub fn sign_grant(
+    repo: &Repo,
+    signer: &Signer,
+    approver_key: Option<&(SigningKey, String)>,
+    entry: &Entry,
+    scope: &super::grant::Scope,
+    policy_sha256: &str,
+) -> Result<String, String> {
+    let approver = match approver_key {
+        Some((_, fp)) => Identity {
+            key_fingerprint: fp.clone(),
+            ..signer.identity.clone()
+        },
+        None => signer.identity.clone(),
+    };
+    let grant = super::grant::Grant {
+        v: 1,
+        doc_type: "grant".into(),
+        token_sha256: entry.token_sha256.clone().unwrap_or_default(),
+        constraint: entry.constraint.clone(),
+        kind: entry.kind.clone(),
+        severity: entry.severity,
+        fingerprint: entry.fingerprint.clone(),
+        location: entry.location.clone(),
+        scope: scope.clone(),
+        reason: entry.reason.clone(),
+        reason_code: entry.code.clone(),
+        requester: signer.identity.clone(),
+        approver,
+        tier: entry.method,
+        minted: entry.minted,
+        expires: entry.expires,
+        policy_sha256: policy_sha256.to_string(),
+        signature: String::new(),
+    };
+    let key = approver_key.map_or(&signer.key, |(k, _)| k);
+    let grant = grant
+        .sign_and_encode(key)
+        .map_err(|e| format!("cannot sign the approval ({e})"))?;
+    // What consumption and `verify` will check, checked now: a grant that
+    // does not verify (a key without the touch flag, a key the signer list
+    // does not name) mints nothing.
+    let (local, _) = local_signers(repo).map_err(|e| format!("{e:#}"))?;
+    super::grant::Grant::decode(&grant)
+        .and_then(|g| g.verify(&local))
+        .map_err(|e| format!("the approval does not verify ({e})"))?;
+    Ok(grant)
 }

@@ -21,6 +21,7 @@ use super::AuditError;
 use crate::check::Location;
 use crate::overrides::ledger::Entry;
 use crate::policy::{Severity, Tier};
+use crate::text::short_sha as short;
 
 /// The record format this tollgate writes.
 ///
@@ -34,17 +35,7 @@ pub const FORMAT_VERSION: u32 = 2;
 /// Every record version this tollgate reads.
 pub const READ_VERSIONS: [u32; 2] = [1, 2];
 
-/// A person and the key they sign with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Identity {
-    /// `user.name`.
-    pub name: String,
-    /// `user.email`: the principal looked up in `allowed_signers`.
-    pub email: String,
-    /// `SHA256:…` of the SSH public key.
-    pub key_fingerprint: String,
-}
+use super::identity::Identity;
 
 /// One consumed token, as recorded in the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -275,7 +266,13 @@ impl AuditRecord {
             return Err(AuditError::MissingSignature);
         }
         let bytes = self.canonical_bytes()?;
-        let who = sshsig::verify(&bytes, &self.signature, signers, &self.requester.email, at)?;
+        let who = super::allowed_signers::verify(
+            &bytes,
+            &self.signature,
+            signers,
+            &self.requester.email,
+            at,
+        )?;
         if who.key_fingerprint != self.requester.key_fingerprint {
             return Err(AuditError::KeyMismatch {
                 named: self.requester.key_fingerprint.clone(),
@@ -388,15 +385,6 @@ pub enum Attach {
     },
 }
 
-/// The first 12 characters of a hex id (fewer if it is shorter; never
-/// splits a character of a hostile non-ASCII string).
-pub fn short(sha: &str) -> &str {
-    match sha.char_indices().nth(12) {
-        Some((i, _)) => &sha[..i],
-        None => sha,
-    }
-}
-
 fn is_hex(s: &str, lengths: &[usize]) -> bool {
     lengths.contains(&s.len()) && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
@@ -451,21 +439,7 @@ pub fn parse_note(note: &str) -> Vec<(usize, Result<AuditRecord, AuditError>)> {
 
 /// RFC 3339 in UTC with `Z`, and fractional seconds only when there are
 /// any, so a time has exactly one written form.
-pub(crate) mod rfc3339 {
-    use chrono::{DateTime, SecondsFormat, Utc};
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
-        let s = String::deserialize(d)?;
-        DateTime::parse_from_rfc3339(&s)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| serde::de::Error::custom(format!("`{s}` is not an RFC 3339 time: {e}")))
-    }
-}
+pub(crate) use super::identity::rfc3339;
 
 #[cfg(test)]
 pub(crate) mod tests {

@@ -17,7 +17,7 @@
 //! authenticator, so they sign only through `ssh-keygen`.
 //!
 //! Verification is always in-process (no subprocess on the CI path) against
-//! an [`AllowedSigners`] list. For security keys the signed data carries the
+//! an [`AllowedSigners`](super::allowed_signers::AllowedSigners) list. For security keys the signed data carries the
 //! authenticator's flags and counter (`PROTOCOL.u2f`); `ssh-key` checks them
 //! as part of the signature, and this module then applies the signer line's
 //! rules: the user-presence flag is required unless the line says
@@ -36,11 +36,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use base64ct::{Base64, Encoding as _};
-use chrono::{DateTime, Utc};
 use ssh_key::public::KeyData;
 use ssh_key::{Algorithm, EcdsaCurve, HashAlg, LineEnding, PrivateKey, PublicKey, SshSig};
 
-use super::allowed_signers::AllowedSigners;
 use super::AuditError;
 
 /// The SSHSIG namespace of every tollgate signature.
@@ -297,6 +295,23 @@ pub struct UsableKey {
 }
 
 impl SigningKey {
+    /// Whether something is there to sign with: ssh-agent (`agent`: it is
+    /// running) for a key literal, or for a key file the private key beside
+    /// its `.pub` (or ssh-agent holding it).
+    pub fn has_signer(&self, agent: bool) -> bool {
+        match self {
+            SigningKey::Agent(_) => agent,
+            SigningKey::File(path) => {
+                let private = if path.extension().is_some_and(|e| e == "pub") {
+                    path.with_extension("")
+                } else {
+                    path.clone()
+                };
+                private.is_file() || agent
+            }
+        }
+    }
+
     /// Reads a `user.signingkey` / `tollgate.signingKey` value the way git
     /// does: `key::…` or a value starting with `ssh-` is a literal public
     /// key, anything else is a path (`~/` is the home directory).
@@ -745,16 +760,31 @@ fn read_private_key(path: &Path) -> Result<PrivateKey, AuditError> {
     Ok(key)
 }
 
-/// Verifies that `signature_b64` is a `tollgate` signature over `message`
-/// by a key that `signers` allows for `principal` at `at`, with the
-/// security-key flags its line requires.
-pub fn verify(
+/// A signature whose bytes verified against the key inside it: the key
+/// is not yet known to be anyone's (`allowed_signers::verify` looks it up).
+#[derive(Debug, Clone)]
+pub struct CheckedSignature {
+    /// The key that made it, as carried in the signature.
+    pub key: ssh_key::public::KeyData,
+    /// `SHA256:…` of that key.
+    pub key_fingerprint: String,
+    /// `sha256` or `sha512`.
+    pub hash_alg: &'static str,
+    /// The key's type.
+    pub algorithm: KeyAlgorithm,
+    /// The signature algorithm (`rsa-sha2-512`, `ssh-ed25519`, …).
+    pub signature_algorithm: String,
+    /// For a security key: the flags and counter, as signed.
+    pub sk: Option<SkFlags>,
+}
+
+/// Checks that `signature_b64` is a well-formed `tollgate` signature over
+/// `message` by the key it carries. Who that key belongs to is the signer
+/// list's question, not this one's.
+pub fn check_signature(
     message: &[u8],
     signature_b64: &str,
-    signers: &AllowedSigners,
-    principal: &str,
-    at: DateTime<Utc>,
-) -> Result<VerifiedSigner, AuditError> {
+) -> Result<CheckedSignature, AuditError> {
     let sig = decode(signature_b64)?;
     if sig.version() != SshSig::VERSION {
         return Err(AuditError::MalformedSignature {
@@ -808,56 +838,14 @@ pub fn verify(
     } else {
         None
     };
-
-    let not_allowed = |why: String| AuditError::SignerNotAllowed {
-        key_fingerprint: key_fingerprint.clone(),
-        principal: principal.to_owned(),
-        path: signers.path().to_owned(),
-        why,
-    };
-    let mut refusals = Vec::new();
-    for entry in signers
-        .entries()
-        .iter()
-        .filter(|e| e.key.key_data() == sig.public_key())
-    {
-        match entry
-            .permits(principal, NAMESPACE, at)
-            .and_then(|()| entry.permits_flags(algorithm, sk))
-        {
-            Ok(()) => {
-                return Ok(VerifiedSigner {
-                    principal: principal.to_owned(),
-                    key_fingerprint,
-                    line: entry.line,
-                    hash_alg,
-                    algorithm,
-                    signature_algorithm: sig_alg.as_str().to_owned(),
-                    sk,
-                })
-            }
-            Err(why) => refusals.push(why),
-        }
-    }
-    // A line that lists this key but could not be used says why here, so
-    // a typo in a teammate's line is not reported as "not listed".
-    for skipped in signers.skipped() {
-        if skipped
-            .key
-            .as_ref()
-            .is_some_and(|k| k.key_data() == sig.public_key())
-        {
-            refusals.push(format!(
-                "line {} lists this key but is ignored: {}",
-                skipped.line, skipped.why
-            ));
-        }
-    }
-    if refusals.is_empty() {
-        Err(not_allowed("the key is not listed".into()))
-    } else {
-        Err(not_allowed(refusals.join("; ")))
-    }
+    Ok(CheckedSignature {
+        key: sig.public_key().clone(),
+        key_fingerprint,
+        hash_alg,
+        algorithm,
+        signature_algorithm: sig_alg.as_str().to_owned(),
+        sk,
+    })
 }
 
 /// `SHA256:…` of the key that made a signature (without verifying it).
@@ -952,6 +940,8 @@ fn encode(sig: &SshSig) -> Result<String, AuditError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::allowed_signers::{verify, AllowedSigners};
+    use chrono::{DateTime, Utc};
     use std::fs;
     use tempfile::TempDir;
 

@@ -92,7 +92,7 @@ impl fmt::Display for TrailProblem {
                 short(commit)
             ),
             TrailProblem::Foreign { path, what } => {
-                write!(f, "adds `{}`, {what}", crate::check::escape_controls(path))
+                write!(f, "adds `{}`, {what}", crate::text::escape_controls(path))
             }
         }
     }
@@ -186,9 +186,7 @@ pub fn deleted_records_since(
         .collect())
 }
 
-fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(12)]
-}
+use crate::text::short_sha as short;
 
 /// Whether a record may sit on `commit`: the commit it names, or for a
 /// commit-time record the commit with its tree and parent.

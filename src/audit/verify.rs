@@ -17,9 +17,10 @@ use chrono::{DateTime, Duration, Utc};
 use super::allowed_signers::AllowedSigners;
 use super::approval;
 use super::grant::Grant;
-use super::record::{parse_line, short, AuditRecord};
+use super::record::{parse_line, AuditRecord};
 use crate::check::Finding;
 use crate::policy::{OverrideMode, Policy, Tier, MAX_TTL};
+use crate::text::short_sha as short;
 
 /// The tree and first parent of a commit, by full hex id; `None` when the
 /// commit is unknown. Lets a commit-time record be matched to its commit
@@ -291,6 +292,25 @@ pub fn weekly_counts(records: &[AuditRecord]) -> HashMap<(String, String), usize
     counts
 }
 
+/// Every constraint and ISO week in `weekly` ([`weekly_counts`]) with more
+/// overrides than the constraint's `max-overrides-per-week`, as
+/// `` `id`: n in week (budget max) ``, sorted.
+pub fn over_budget(policy: &Policy, weekly: &HashMap<(String, String), usize>) -> Vec<String> {
+    let mut over: Vec<String> = Vec::new();
+    for ((constraint, week), n) in weekly {
+        if let Some(max) = policy
+            .constraint(constraint)
+            .and_then(|c| c.max_overrides_per_week)
+        {
+            if *n > max as usize {
+                over.push(format!("`{constraint}`: {n} in {week} (budget {max})"));
+            }
+        }
+    }
+    over.sort();
+    over
+}
+
 /// Counts token ids over the record lines in `notes` that sit on the commit
 /// they name. Unparseable lines and copies on another commit are skipped
 /// (they are invalid for their own reasons, and a copy must not discredit
@@ -539,7 +559,11 @@ mod tests {
         let text = format!(
             "[[force-push]]\nid = \"no-force-main\"\nbranches = [\"main\"]\noverride = \"{mode}\"\n{extra}"
         );
-        crate::policy::load(Some(Source::new("p.toml", text))).unwrap()
+        crate::policy::load(
+            Some(Source::new("p.toml", text)),
+            crate::clock::now().date_naive(),
+        )
+        .unwrap()
     }
 
     fn blocker(r: &AuditRecord, mode: OverrideMode) -> Blocker {

@@ -26,6 +26,4 @@ pub fn evaluate(c: &Constraint, branches: &BranchSet, update: &RefUpdate, out: &
     ));
 }
 
-pub(crate) fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(12)]
-}
+pub(crate) use crate::text::short_sha as short;

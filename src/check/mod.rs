@@ -1,11 +1,18 @@
 //! The engine: events in, findings out.
 //!
+//! It owns the constraint kinds, one module per kind with one `evaluate`
+//! each, dispatched by an exhaustive `match`; the finding and its
+//! fingerprint; and what passes a finding without an override: allow rules
+//! and the baseline ([`allow`]).
+//!
 //! The git layer walks what changed and feeds it here one piece at a time
 //! (content of one file in one commit, one ref update, one commit target), so
 //! memory stays bounded by the largest file rather than the whole change.
 //! The engine is pure: it reads no environment, clock, terminal or
-//! repository, and prints nothing.
+//! repository, writes nothing, and prints nothing. It depends only on the
+//! policy and the detectors, never on the gate, overrides, audit or report.
 
+pub mod allow;
 pub mod content;
 mod fingerprint;
 mod forbidden_path;
@@ -19,20 +26,13 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::text::{escape_controls, is_hostile};
 pub use fingerprint::fingerprint;
 pub use secret::{redact, shannon_entropy};
 
-use crate::policy::{Constraint, Kind, OverrideMode, Policy, Severity};
+// Kept here too because the engine is where hostile text is first met.
 
-/// Control characters (C0, DEL, C1) and the Unicode bidirectional
-/// controls and marks: what can move a terminal's cursor, recolour it or
-/// reorder what a person reads.
-pub fn is_hostile(c: char) -> bool {
-    c.is_control()
-        || ('\u{202a}'..='\u{202e}').contains(&c)
-        || ('\u{2066}'..='\u{2069}').contains(&c)
-        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}')
-}
+use crate::policy::{Constraint, Kind, OverrideMode, Policy, Severity};
 
 /// Refuses text a person typed (a reason, a code) that holds a control or
 /// bidi character, naming where: such text could rewrite what an approver
@@ -236,27 +236,6 @@ impl std::fmt::Display for Location {
         }
         f.write_str(&parts.join(" "))
     }
-}
-
-/// A name as shown to people: control characters (a newline in a file
-/// name, an escape sequence, a bidi override) are written as escapes, so a
-/// hostile name cannot forge or hide output lines.
-pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
-    let hostile = is_hostile;
-    if !s.chars().any(hostile) {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    std::borrow::Cow::Owned(
-        s.chars()
-            .map(|c| {
-                if hostile(c) {
-                    c.escape_unicode().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
-    )
 }
 
 /// One failed constraint at one place.

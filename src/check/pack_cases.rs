@@ -36,10 +36,10 @@ fn cases() -> Vec<Case> {
 }
 
 fn recommended() -> Policy {
-    policy::load(Some(Source::new(
-        "t",
-        "extends = [\"builtin:recommended\"]\n",
-    )))
+    policy::load(
+        Some(Source::new("t", "extends = [\"builtin:recommended\"]\n")),
+        crate::clock::now().date_naive(),
+    )
     .expect("the pack loads")
 }
 

@@ -18,8 +18,9 @@ use std::collections::BTreeMap;
 use base64ct::{Base64, Base64Unpadded, Encoding};
 use sha2::{Digest, Sha256};
 
-use super::{escape_controls, finding, Findings, Location, PathChange};
+use super::{finding, Findings, Location, PathChange};
 use crate::policy::{Constraint, PolicyChangeSpec};
+use crate::text::escape_controls;
 
 use super::ZERO_SHA as ZERO;
 
@@ -411,7 +412,11 @@ mod engine_tests {
         old: Option<&str>,
         new: Option<&str>,
     ) -> Vec<crate::check::Finding> {
-        let policy = load(Some(Source::new("t.toml", "extends = []\n"))).unwrap();
+        let policy = load(
+            Some(Source::new("t.toml", "extends = []\n")),
+            crate::clock::now().date_naive(),
+        )
+        .unwrap();
         let engine = Engine::new(&policy);
         let mut out = Findings::default();
         let side = |id: &'static str, t: &'static str| BlobSide {

@@ -45,19 +45,19 @@ impl<'p> Matcher<'p> {
             .collect();
         let mut patterns: Vec<&str> = Vec::new();
         let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
+        let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         let mut always = Vec::new();
         for (i, (_, spec)) in rules.iter().enumerate() {
             if spec.keywords.is_empty() {
                 always.push(i);
             }
             for k in &spec.keywords {
-                match patterns.iter().position(|p| p == k) {
-                    Some(j) => keyword_rules[j].push(i),
-                    None => {
-                        patterns.push(k);
-                        keyword_rules.push(vec![i]);
-                    }
-                }
+                let j = *index.entry(k.as_str()).or_insert_with(|| {
+                    patterns.push(k);
+                    keyword_rules.push(Vec::new());
+                    patterns.len() - 1
+                });
+                keyword_rules[j].push(i);
             }
         }
         let keywords = build_keywords(&patterns, AhoCorasickKind::ContiguousNFA);

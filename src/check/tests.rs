@@ -14,7 +14,11 @@ fn tok(body: &str) -> String {
 }
 
 fn policy(text: &str) -> Policy {
-    load(Some(Source::new("t.toml", text))).unwrap_or_else(|d| panic!("invalid test policy:\n{d}"))
+    load(
+        Some(Source::new("t.toml", text)),
+        crate::clock::now().date_naive(),
+    )
+    .unwrap_or_else(|d| panic!("invalid test policy:\n{d}"))
 }
 
 /// A policy with one `[[secret]]` for `itok_` tokens plus `extra` TOML lines.
@@ -726,8 +730,13 @@ fn one_change_can_fail_several_kinds() {
 
 #[test]
 fn the_commit_target_is_needed_only_for_commit_constraints() {
-    let load =
-        |text: &str| crate::policy::load(Some(crate::policy::Source::new("t.toml", text))).unwrap();
+    let load = |text: &str| {
+        crate::policy::load(
+            Some(crate::policy::Source::new("t.toml", text)),
+            crate::clock::now().date_naive(),
+        )
+        .unwrap()
+    };
     let commit = load(
         "[[protected-branch]]\nid = \"c\"\nbranches = [\"main\"]\non = [\"push\", \"commit\"]\n",
     );
@@ -736,7 +745,7 @@ fn the_commit_target_is_needed_only_for_commit_constraints() {
         "[[protected-branch]]\nid = \"p\"\nbranches = [\"main\"]\non = [\"push\", \"delete\"]\n",
     );
     assert!(!Engine::new(&push).needs_commit_target());
-    let recommended = crate::policy::load(None).unwrap();
+    let recommended = crate::policy::load(None, crate::clock::now().date_naive()).unwrap();
     assert!(!Engine::new(&recommended).needs_commit_target());
     let strict = load("extends = [\"builtin:strict\"]\n");
     assert!(Engine::new(&strict).needs_commit_target());

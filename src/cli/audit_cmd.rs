@@ -139,7 +139,7 @@ pub fn run(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<Outcome> {
                             Ok(r) => ctx.printer.stdout(&format!(
                                 "pending      {}  `{}` {}: not yet in {NOTES_REF}\n",
                                 crate::overrides::token_id(&r.token_id),
-                                crate::check::escape_controls(&r.constraint),
+                                crate::text::escape_controls(&r.constraint),
                                 if r.commit.is_empty() {
                                     "waits for its commit"
                                 } else {
@@ -228,18 +228,7 @@ fn report(
     let records: Vec<&AuditRecord> = all.iter().filter(|r| r.consumed >= from).collect();
     let policy = ctx.policy(Some(repo))?;
     let weekly = crate::audit::verify::weekly_counts(&all);
-    let mut over: Vec<String> = Vec::new();
-    for ((constraint, week), n) in &weekly {
-        if let Some(max) = policy
-            .constraint(constraint)
-            .and_then(|c| c.max_overrides_per_week)
-        {
-            if *n > max as usize {
-                over.push(format!("`{constraint}`: {n} in {week} (budget {max})"));
-            }
-        }
-    }
-    over.sort();
+    let over = crate::audit::verify::over_budget(&policy, &weekly);
     let groups: [(&str, Vec<(String, usize)>); 5] = [
         (
             "constraint",
@@ -493,9 +482,7 @@ fn json(v: &serde_json::Value) -> String {
 /// Anything a person typed, as shown on a terminal: control and bidi
 /// characters escaped (JSON output keeps the exact text).
 fn esc(s: &str) -> std::borrow::Cow<'_, str> {
-    crate::check::escape_controls(s)
+    crate::text::escape_controls(s)
 }
 
-fn short(sha: &str) -> &str {
-    crate::audit::record::short(sha)
-}
+use crate::text::short_sha as short;

@@ -48,8 +48,8 @@ pub fn run(ctx: &Ctx, args: BaselineArgs) -> anyhow::Result<Outcome> {
         }
         None => Event::History,
     };
-    let mut shown = crate::report::number(gate::evaluate(&repo, &engine, &event)?);
-    crate::report::apply_allows(&policy, &mut shown, &[], crate::clock::now().date_naive());
+    let mut shown = crate::check::allow::number(gate::evaluate(&repo, &engine, &event)?);
+    crate::check::allow::apply_allows(&policy, &mut shown, &[], crate::clock::now().date_naive());
     let open: Vec<_> = shown
         .iter()
         .filter(|s| s.allowed_by.is_none())

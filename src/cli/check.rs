@@ -92,19 +92,27 @@ pub fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<Outcome> {
         &ack,
         &gate::env_tokens(),
     )?;
-    emit(ctx, &policy, args.format, event.name(), outcome, &shown);
+    emit(
+        ctx,
+        &policy,
+        args.format,
+        (event.name(), event.kind()),
+        outcome,
+        &shown,
+    );
     Ok(outcome)
 }
 
 /// Prints the result of a check or scan in `format`: JSON or SARIF on
-/// stdout, or the human summary line.
+/// stdout, or the human summary line. `event` is its name and, for a
+/// commit or push, its kind.
 pub fn emit(
     ctx: &Ctx,
     policy: &crate::policy::Policy,
     format: Format,
-    event: &str,
+    (event, kind): (&str, Option<crate::check::EventKind>),
     outcome: Outcome,
-    shown: &[crate::report::Shown],
+    shown: &[crate::check::allow::Shown],
 ) {
     let blocked = shown.iter().any(|s| s.finding.severity == Severity::Block);
     let result = match outcome {
@@ -118,10 +126,10 @@ pub fn emit(
             let report = CheckReport::new(event, result, shown);
             // Only a commit or a push is overridden by a person; a range
             // or history is what CI judges.
-            let report = if matches!(event, "commit" | "push") {
+            let report = if kind.is_some() {
                 report.with_people(
                     policy,
-                    crate::gate::agent::detect(|k| std::env::var(k).ok()).as_ref(),
+                    crate::report::agent::detect(|k| std::env::var(k).ok()).as_ref(),
                 )
             } else {
                 report

@@ -275,19 +275,7 @@ fn key(repo: &Repo, r: &mut Report<'_>) -> Option<SigningKey> {
             return None;
         }
     };
-    // A public key file or literal signs through ssh-agent, or through the
-    // private key beside it.
-    let usable = match &key {
-        SigningKey::Agent(_) => agent_available(),
-        SigningKey::File(path) => {
-            let private = if path.extension().is_some_and(|e| e == "pub") {
-                path.with_extension("")
-            } else {
-                path.clone()
-            };
-            private.is_file() || agent_available()
-        }
-    };
+    let usable = key.has_signer(agent_available());
     if usable {
         r.line(
             Status::Ok,

@@ -192,10 +192,10 @@ mod tests {
 
     #[test]
     fn the_starter_policy_loads() {
-        let p = crate::policy::load(Some(crate::policy::Source::new(
-            ".tollgate.toml",
-            STARTER_POLICY,
-        )))
+        let p = crate::policy::load(
+            Some(crate::policy::Source::new(".tollgate.toml", STARTER_POLICY)),
+            crate::clock::now().date_naive(),
+        )
         .unwrap();
         assert_eq!(p.sources[0], "builtin:recommended");
     }
@@ -219,8 +219,11 @@ mod tests {
             .map(|l| format!("{l}\n"))
             .collect();
         assert!(text.contains("\n[[forbidden-path]]\n"), "{text}");
-        let p = crate::policy::load(Some(crate::policy::Source::new(".tollgate.toml", text)))
-            .unwrap_or_else(|d| panic!("{d}"));
+        let p = crate::policy::load(
+            Some(crate::policy::Source::new(".tollgate.toml", text)),
+            crate::clock::now().date_naive(),
+        )
+        .unwrap_or_else(|d| panic!("{d}"));
         assert!(p.constraint("no-database-dumps").is_some());
         assert!(p.constraint("internal-api-key").is_some());
     }

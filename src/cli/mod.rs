@@ -3,6 +3,7 @@
 
 mod audit_cmd;
 mod baseline_cmd;
+mod challenge;
 mod check;
 mod doctor;
 mod gate;
@@ -127,6 +128,12 @@ pub struct Ctx {
 pub struct Reported(pub String);
 
 impl Ctx {
+    /// Prints `msg` as an error and ends the command blocked (exit 1).
+    pub fn refuse(&self, msg: &str) -> anyhow::Result<Outcome> {
+        self.printer.error(msg);
+        Ok(Outcome::Blocked)
+    }
+
     /// Opens the repository git would use here.
     pub fn repo(&self) -> anyhow::Result<Repo> {
         Ok(Repo::open()?)
@@ -195,15 +202,25 @@ impl Ctx {
     /// Loads a policy from `source` (`None`: the builtin `recommended`
     /// pack); diagnostics are printed and turned into an error.
     pub fn load_policy(&self, source: Option<Source>) -> anyhow::Result<Policy> {
-        policy::load(source).map_err(|d| {
-            eprintln!("{d}");
-            eprintln!();
-            anyhow::Error::new(Reported(format!(
-                "the policy has {} problem{}; nothing was checked",
-                d.0.len(),
-                if d.0.len() == 1 { "" } else { "s" }
-            )))
-        })
+        policy::load(source, crate::clock::now().date_naive())
+            .map_err(|d| self.policy_error(anyhow::Error::new(d)))
+    }
+
+    /// A policy's diagnostics are printed (stderr) and become an error
+    /// already reported; any other error is returned as it is.
+    pub fn policy_error(&self, e: anyhow::Error) -> anyhow::Error {
+        match e.downcast::<policy::Diagnostics>() {
+            Ok(d) => {
+                eprintln!("{d}");
+                eprintln!();
+                anyhow::Error::new(Reported(format!(
+                    "the policy has {} problem{}; nothing was checked",
+                    d.0.len(),
+                    crate::text::plural(d.0.len())
+                )))
+            }
+            Err(e) => e,
+        }
     }
 }
 

@@ -5,32 +5,21 @@
 //! file: an automated agent that runs git cannot read it back to approve
 //! its own override.
 
-use std::time::{Duration, Instant};
-
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 
+use super::challenge::{challenge, Answer};
 use super::check::Format;
 use super::gate;
 use super::tty::Tty;
 use super::{Ctx, Outcome};
-use crate::audit::grant::Grant;
-use crate::audit::Identity;
-use crate::check::Finding;
-use crate::gate::prepare::{active_for, Asked, Prepared};
-use crate::gate::Event;
+use crate::audit::pipeline::{approver_key_for, sign_grant};
+use crate::gate::prepare::Asked;
 use crate::git::Repo;
 use crate::overrides::ledger::{Entry, Ledger, State};
-use crate::overrides::{new_code, new_token, token_hash, token_id};
-use crate::policy::Tier;
-use crate::state::LastRun;
+use crate::overrides::lifecycle::active_for;
+use crate::overrides::{new_token, token_hash, token_id};
 
-/// How long a person has to answer the challenge.
-const CHALLENGE_WINDOW: Duration = Duration::from_secs(300);
-/// How many answers a person may give.
-const ATTEMPTS: usize = 3;
-
-/// Arguments of `tollgate override`.
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct OverrideArgs {
@@ -138,22 +127,6 @@ fn asked(finding: String, why: Why) -> Asked {
     }
 }
 
-/// Resolves and checks the blocker with this repository's policy; a
-/// refusal is returned as the message to print.
-pub(super) fn prepare(
-    ctx: &Ctx,
-    repo: &Repo,
-    ledger: &Ledger,
-    now: DateTime<Utc>,
-    asked: Asked,
-    want: crate::gate::prepare::Want,
-) -> anyhow::Result<Result<Prepared, crate::gate::prepare::Refusal>> {
-    let last = LastRun::load(&repo.state_dir())?;
-    let policy = ctx.policy(Some(repo))?;
-    let data = ledger.read()?;
-    crate::gate::prepare::prepare(repo, &policy, &data, last.as_ref(), now, asked, want)
-}
-
 /// Runs `tollgate override …`.
 pub fn run(ctx: &Ctx, args: OverrideArgs) -> anyhow::Result<Outcome> {
     let repo = ctx.repo()?;
@@ -193,61 +166,6 @@ pub fn run(ctx: &Ctx, args: OverrideArgs) -> anyhow::Result<Outcome> {
     }
 }
 
-pub(super) fn refuse(ctx: &Ctx, msg: &str) -> anyhow::Result<Outcome> {
-    ctx.printer.error(msg);
-    Ok(Outcome::Blocked)
-}
-
-/// The exact command that re-runs the blocked operation with the token.
-pub(super) fn rerun_command(repo: &Repo, event: &Event, token: &str) -> String {
-    match event {
-        Event::Push { remote, lines } => {
-            let forced = repo
-                .push_plan(remote, lines)
-                .map(|p| p.updates)
-                .unwrap_or_default();
-            let specs: Vec<String> = lines
-                .iter()
-                .map(|l| {
-                    let force = forced
-                        .iter()
-                        .any(|u| u.remote_ref == l.remote_ref && u.forced);
-                    let src = if l.local_sha.is_none() {
-                        ""
-                    } else {
-                        l.local_ref.as_str()
-                    };
-                    shell_quote(&format!(
-                        "{}{src}:{}",
-                        if force { "+" } else { "" },
-                        l.remote_ref
-                    ))
-                })
-                .collect();
-            format!(
-                "TOLLGATE_TOKEN={token} git push {} {}",
-                shell_quote(remote),
-                specs.join(" ")
-            )
-        }
-        _ => format!("TOLLGATE_TOKEN={token} git commit"),
-    }
-}
-
-/// Quotes `s` for a POSIX shell when it holds anything but plain
-/// characters, so a printed command is safe to paste whatever a ref or
-/// remote is called.
-fn shell_quote(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+-_./:@=,%".contains(&b));
-    if plain {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
 fn mint(
     ctx: &Ctx,
     repo: &Repo,
@@ -255,20 +173,20 @@ fn mint(
     now: DateTime<Utc>,
     asked: Asked,
 ) -> anyhow::Result<Outcome> {
-    let p = match prepare(
-        ctx,
+    let p = match crate::gate::prepare::prepare_in(
         repo,
+        &ctx.policy(Some(repo))?,
         ledger,
         now,
         asked,
         crate::gate::prepare::Want::Token,
     )? {
         Ok(p) => p,
-        Err(why) => return refuse(ctx, &why.to_string()),
+        Err(why) => return ctx.refuse(&why.to_string()),
     };
     let (event, f, ttl) = (p.event, &p.finding, p.ttl);
     let Some(kind) = event.kind() else {
-        return refuse(ctx, "only a commit or a push can be overridden");
+        return ctx.refuse("only a commit or a push can be overridden");
     };
     // Everything a token needs to be consumed is checked before it is
     // minted, so that no token exists that cannot be used.
@@ -278,21 +196,18 @@ fn mint(
     }) {
         Ok(s) => s,
         Err(e) => {
-            return refuse(
-                ctx,
-                &format!(
+            return ctx.refuse(&format!(
                 "{e:#}; no token was minted, because consuming it must leave a signed audit record"
-            ),
-            )
+            ))
         }
     };
     let approver_key = match approver_key_for(repo, p.tier, &f.constraint) {
         Ok(k) => k,
-        Err(why) => return refuse(ctx, &why),
+        Err(why) => return ctx.refuse(&why),
     };
     // The person at the terminal.
     let Some(mut tty) = Tty::open() else {
-        return refuse(ctx, "override approval needs a terminal: a person must type the challenge code shown there (no controlling terminal found)");
+        return ctx.refuse("override approval needs a terminal: a person must type the challenge code shown there (no controlling terminal found)");
     };
     let who = gate::who(repo);
     let mut entry = Entry::for_finding(
@@ -323,15 +238,15 @@ fn mint(
                 _ => (State::Denied, "the challenge code was wrong 3 times"),
             };
             entry.state = state;
-            entry.id = format!("req_{}", &token_hash(&new_token())[..12]);
+            entry.id = format!("req_{}", crate::text::short_sha(&token_hash(&new_token())));
             ledger.update(|d| {
                 d.add(entry, &who.to_string(), msg, now);
                 Ok::<_, anyhow::Error>(())
             })?;
-            return refuse(
-                ctx,
-                &format!("override {}: {msg}; no token was minted", state.as_str()),
-            );
+            return ctx.refuse(&format!(
+                "override {}: {msg}; no token was minted",
+                state.as_str()
+            ));
         }
     }
     let token = new_token();
@@ -349,7 +264,7 @@ fn mint(
         &p.policy_sha256,
     ) {
         Ok(g) => g,
-        Err(why) => return refuse(ctx, &format!("{why}; no token was minted")),
+        Err(why) => return ctx.refuse(&format!("{why}; no token was minted")),
     };
     entry.grant = Some(grant);
     entry.id = token_id(&hash);
@@ -380,136 +295,9 @@ fn mint(
         f.location,
         crate::clock::show(&expires)
     ));
-    ctx.printer.stdout(&format!(
-        "TOLLGATE_TOKEN={token}\n{}\n",
-        rerun_command(repo, &event, &token)
-    ));
+    ctx.printer
+        .stdout(&crate::gate::rerun::token_printout(repo, &event, &token));
     Ok(Outcome::Pass)
-}
-
-/// The security key a `presence` approval is signed with, checked before
-/// anything is minted; `None` for other tiers.
-pub(super) fn approver_key_for(
-    repo: &Repo,
-    tier: Tier,
-    constraint: &str,
-) -> Result<Option<(crate::audit::SigningKey, String)>, String> {
-    if tier != Tier::Presence {
-        return Ok(None);
-    }
-    match crate::audit::approval_key(repo) {
-        None => Err(format!(
-            "`{constraint}` needs approval tier `presence`: a touch of your FIDO security key. Configure one with `git config tollgate.approvalKey ~/.ssh/id_ed25519_sk.pub` (made with `ssh-keygen -t ed25519-sk`) and list it for you in `{}`",
-            crate::audit::ALLOWED_SIGNERS
-        )),
-        Some(k) => match crate::audit::approval_key_usable(&k) {
-            Ok(fp) => Ok(Some((k, fp))),
-            Err(e) => Err(format!("{e}; no token was minted")),
-        },
-    }
-}
-
-/// Signs the grant of `entry` (its token hash, blocker, lifetime, people,
-/// tier) with the approval key for `presence`, else the signer's own key,
-/// and checks it the way consumption and `verify` will.
-pub(super) fn sign_grant(
-    repo: &Repo,
-    signer: &crate::audit::pipeline::Signer,
-    approver_key: Option<&(crate::audit::SigningKey, String)>,
-    entry: &Entry,
-    scope: &crate::audit::grant::Scope,
-    policy_sha256: &str,
-) -> Result<String, String> {
-    let approver = match approver_key {
-        Some((_, fp)) => Identity {
-            key_fingerprint: fp.clone(),
-            ..signer.identity.clone()
-        },
-        None => signer.identity.clone(),
-    };
-    let grant = Grant {
-        v: 1,
-        doc_type: "grant".into(),
-        token_sha256: entry.token_sha256.clone().unwrap_or_default(),
-        constraint: entry.constraint.clone(),
-        kind: entry.kind.clone(),
-        severity: entry.severity,
-        fingerprint: entry.fingerprint.clone(),
-        location: entry.location.clone(),
-        scope: scope.clone(),
-        reason: entry.reason.clone(),
-        reason_code: entry.code.clone(),
-        requester: signer.identity.clone(),
-        approver,
-        tier: entry.method,
-        minted: entry.minted,
-        expires: entry.expires,
-        policy_sha256: policy_sha256.to_string(),
-        signature: String::new(),
-    };
-    let key = approver_key.map_or(&signer.key, |(k, _)| k);
-    let grant = grant
-        .sign_and_encode(key)
-        .map_err(|e| format!("cannot sign the approval ({e})"))?;
-    // What consumption and `verify` will check, checked now: a grant that
-    // does not verify (a key without the touch flag, a key the signer list
-    // does not name) mints nothing.
-    let (local, _) = crate::audit::pipeline::local_signers(repo).map_err(|e| format!("{e:#}"))?;
-    Grant::decode(&grant)
-        .and_then(|g| g.verify(&local))
-        .map_err(|e| format!("the approval does not verify ({e})"))?;
-    Ok(grant)
-}
-
-pub(super) enum Answer {
-    Approved,
-    Denied,
-    Timeout,
-}
-
-/// Shows the blocker (and `context`, lines such as who asks) and a fresh
-/// code on the terminal and reads it back.
-pub(super) fn challenge(
-    tty: &mut Tty,
-    f: &Finding,
-    reason: &str,
-    context: &str,
-) -> anyhow::Result<Answer> {
-    let code = new_code();
-    tty.write(&format!(
-        "\ntollgate override for blocker `{}` ({}, {}) at {}\n  reason (their words): \"{}\"\n{context}To approve, type this code: {code}\n",
-        crate::check::escape_controls(&f.constraint),
-        crate::check::escape_controls(&f.kind),
-        f.severity.as_str(),
-        f.location,
-        crate::check::escape_controls(reason),
-    ))?;
-    let deadline = Instant::now() + CHALLENGE_WINDOW;
-    for attempt in 1..=ATTEMPTS {
-        tty.write("> ")?;
-        let left = deadline.saturating_duration_since(Instant::now());
-        let Some(answer) = tty.read_line(left) else {
-            tty.write("\nTimed out.\n")?;
-            return Ok(Answer::Timeout);
-        };
-        if answer.trim().eq_ignore_ascii_case("deny") {
-            tty.write("Denied.\n")?;
-            return Ok(Answer::Denied);
-        }
-        if answer.trim() == code {
-            tty.write("Approved.\n")?;
-            return Ok(Answer::Approved);
-        }
-        let remaining = ATTEMPTS - attempt;
-        if remaining > 0 {
-            tty.write(&format!(
-                "Invalid code. {remaining} attempt{} remaining.\n",
-                if remaining == 1 { "" } else { "s" }
-            ))?;
-        }
-    }
-    tty.write("Invalid code. Override denied.\n")?;
-    Ok(Answer::Denied)
 }
 
 fn entry_json(e: &Entry, now: DateTime<Utc>) -> serde_json::Value {
@@ -699,5 +487,5 @@ fn history(
 /// Anything a person typed, as shown on a terminal: control and bidi
 /// characters escaped.
 fn esc(s: &str) -> std::borrow::Cow<'_, str> {
-    crate::check::escape_controls(s)
+    crate::text::escape_controls(s)
 }

@@ -11,9 +11,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::override_cmd::{approver_key_for, challenge, refuse, rerun_command, sign_grant, Answer};
+use super::challenge::{challenge, Answer};
 use super::tty::Tty;
 use super::{Ctx, Outcome};
+use crate::audit::pipeline::{approver_key_for, sign_grant};
 use crate::gate::prepare::{Asked, Prepared, Want};
 use crate::git::Repo;
 use crate::overrides::ledger::{Entry, Ledger, State};
@@ -30,10 +31,10 @@ pub fn request_for_person(
 ) -> anyhow::Result<Outcome> {
     let f = &p.finding;
     let Some(kind) = p.event.kind() else {
-        return refuse(ctx, "only a commit or a push can be overridden");
+        return ctx.refuse("only a commit or a push can be overridden");
     };
     if let Err(e) = crate::audit::pipeline::signer(repo) {
-        return refuse(ctx, &format!("{e:#}; no request was recorded, because using its token must leave a signed audit record"));
+        return ctx.refuse(&format!("{e:#}; no request was recorded, because using its token must leave a signed audit record"));
     }
     let token = new_token();
     let hash = token_hash(&token);
@@ -56,11 +57,7 @@ pub fn request_for_person(
     };
     let fingerprint = f.fingerprint.clone();
     ledger.update(|d| {
-        if d.entries.iter().any(|e| {
-            e.fingerprint == fingerprint
-                && matches!(e.state_at(now), State::Requested | State::Active)
-                && e.request.is_none()
-        }) {
+        if crate::overrides::lifecycle::open_for(d, &fingerprint, now).is_some() {
             anyhow::bail!(
                 "a request or token for this blocker is already open: see `tollgate override list`"
             );
@@ -80,10 +77,8 @@ pub fn request_for_person(
         p.tier.as_str()
     ));
     ctx.printer.hint("ask your user to run `tollgate override pending` in their own terminal; once they approve, re-run the same operation with the token below (it passes this one blocker, once, until it expires)");
-    ctx.printer.stdout(&format!(
-        "TOLLGATE_TOKEN={token}\n{}\n",
-        rerun_command(repo, &p.event, &token)
-    ));
+    ctx.printer
+        .stdout(&crate::gate::rerun::token_printout(repo, &p.event, &token));
     Ok(Outcome::Pass)
 }
 
@@ -112,12 +107,12 @@ pub fn pending(
             "pending {}  `{}` asked by {} at {}",
             e.id,
             e.constraint,
-            crate::check::escape_controls(&e.who.to_string()),
+            crate::text::escape_controls(&e.who.to_string()),
             e.minted.format("%Y-%m-%d %H:%M:%SZ")
         ));
     }
     let Some(mut tty) = Tty::open() else {
-        return refuse(ctx, "approving a request needs a terminal: a person must answer there (no controlling terminal found)");
+        return ctx.refuse("approving a request needs a terminal: a person must answer there (no controlling terminal found)");
     };
     let signer = crate::audit::pipeline::signer(repo)?;
     let mut outcome = Outcome::Pass;
@@ -129,7 +124,14 @@ pub fn pending(
             code: e.code.clone(),
             ttl: None,
         };
-        let p = match super::override_cmd::prepare(ctx, repo, ledger, now, asked, Want::Request)? {
+        let p = match crate::gate::prepare::prepare_in(
+            repo,
+            &ctx.policy(Some(repo))?,
+            ledger,
+            now,
+            asked,
+            Want::Request,
+        )? {
             Ok(p) => p,
             Err(why) => {
                 ctx.printer
@@ -149,7 +151,7 @@ pub fn pending(
         let context = format!(
             "  request {} asked by {} (it never sees this code)\n  approval: tier `{}`{}\n  to deny it, type `deny`\n",
             e.id,
-            crate::check::escape_controls(&e.who.to_string()),
+            crate::text::escape_controls(&e.who.to_string()),
             p.tier.as_str(),
             if approver_key.is_some() {
                 "; after the code, touch your security key"

@@ -8,7 +8,7 @@ use crate::report::Printer;
 /// Writes pending records into the notes and says what happened; a
 /// failure is a warning (the records stay pending for the next run).
 pub fn flush_and_report(printer: &Printer, repo: &Repo) {
-    match pipeline::flush(repo) {
+    match pipeline::flush(repo, crate::clock::now()) {
         Ok(f) => {
             if f.written > 0 {
                 printer.info(&format!(

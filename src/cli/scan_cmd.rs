@@ -73,9 +73,9 @@ pub fn run(ctx: &Ctx, args: ScanArgs) -> anyhow::Result<Outcome> {
             if files == 1 { "" } else { "s" }
         ));
     }
-    let mut shown = crate::report::number(out.into_vec());
-    crate::report::apply_allows(&policy, &mut shown, &[], crate::clock::now().date_naive());
-    crate::report::apply_baseline(&policy, &mut shown);
+    let mut shown = crate::check::allow::number(out.into_vec());
+    crate::check::allow::apply_allows(&policy, &mut shown, &[], crate::clock::now().date_naive());
+    crate::check::allow::apply_baseline(&policy, &mut shown);
     let covered: Vec<(usize, String)> = shown
         .iter()
         .enumerate()
@@ -105,7 +105,7 @@ pub fn run(ctx: &Ctx, args: ScanArgs) -> anyhow::Result<Outcome> {
         mode: WarningMode::Print,
         no_terminal: policy.warnings_without_terminal,
     };
-    let outcome = gate::decide(&ctx.printer, &remaining, &ack, "scan", &policy);
-    emit(ctx, &policy, args.format, "scan", outcome, &shown);
+    let outcome = gate::decide(&ctx.printer, &remaining, &ack, "scan", None, &policy);
+    emit(ctx, &policy, args.format, ("scan", None), outcome, &shown);
     Ok(outcome)
 }

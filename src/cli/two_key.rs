@@ -11,10 +11,11 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use super::override_cmd::{self, challenge, refuse, Answer};
+use super::challenge::{challenge, Answer};
 use super::tty::Tty;
 use super::{Ctx, Outcome};
 use crate::audit::approval::{self, Approval, Request};
+use crate::gate::approve;
 use crate::gate::prepare::Asked;
 use crate::git::Repo;
 use crate::overrides::ledger::{Entry, Ledger, State};
@@ -60,16 +61,16 @@ pub fn request(
     asked: Asked,
     out: Option<&Path>,
 ) -> anyhow::Result<Outcome> {
-    let p = match override_cmd::prepare(
-        ctx,
+    let p = match crate::gate::prepare::prepare_in(
         repo,
+        &ctx.policy(Some(repo))?,
         ledger,
         now,
         asked,
         crate::gate::prepare::Want::Request,
     )? {
         Ok(p) => p,
-        Err(why) => return refuse(ctx, &why.to_string()),
+        Err(why) => return ctx.refuse(&why.to_string()),
     };
     if p.tier != Tier::TwoKey {
         return super::pending::request_for_person(ctx, repo, ledger, now, p);
@@ -77,7 +78,8 @@ pub fn request(
     let signer = crate::audit::pipeline::signer(repo)?;
     let f = &p.finding;
     let expires = now + chrono::Duration::from_std(p.ttl)?;
-    let id = format!("req_{}", &token_hash(&new_token())[..16]);
+    let hash = token_hash(&new_token());
+    let id = format!("req_{}", hash.get(..16).unwrap_or(&hash));
     let req = Request {
         v: 1,
         doc_type: "request".into(),
@@ -146,54 +148,22 @@ pub fn approve(
     let encoded = read_arg(value)?;
     let req = match Request::decode(&encoded) {
         Ok(r) => r,
-        Err(e) => return refuse(ctx, &format!("refused: {e}")),
+        Err(e) => return ctx.refuse(&format!("refused: {e}")),
     };
     let (signers, _) = crate::audit::pipeline::local_signers(repo)?;
-    if let Err(e) = req.verify(&signers) {
-        return refuse(
-            ctx,
-            &format!("refused: the request's signature does not hold: {e}"),
-        );
-    }
-    if now >= req.expires {
-        return refuse(
-            ctx,
-            &format!(
-                "refused: the request expired at {}",
-                crate::clock::show(&req.expires)
-            ),
-        );
+    if let Err(why) = approve::check_document(&req, &signers, now) {
+        return ctx.refuse(&why);
     }
     let me = crate::audit::pipeline::signer(repo)?;
     if let Err(e) = approval::same_person_refused(&req.requester, &me.identity) {
-        return refuse(ctx, &format!("refused: {e}"));
+        return ctx.refuse(&format!("refused: {e}"));
     }
     let policy = ctx.policy(Some(repo))?;
-    let Some(c) = policy.constraint(&req.constraint) else {
-        return refuse(
-            ctx,
-            &format!(
-                "refused: this repository's policy has no constraint `{}`",
-                req.constraint
-            ),
-        );
-    };
-    if policy.tier_for(c) != Tier::TwoKey {
-        return refuse(
-            ctx,
-            &format!(
-                "refused: constraint `{}` is not a two-key constraint here",
-                c.id
-            ),
-        );
-    }
-    if let Err(e) = approval::approver_allowed(&me.identity, &c.id, policy.approvers_for(c)) {
-        return refuse(ctx, &format!("refused: {e}"));
-    }
     // What is approved is what this clone computes from the request's
     // scope, never what the requester wrote.
-    let Some(scope) = &req.scope else {
-        return refuse(ctx, "refused: the request names no scope, so the blocker cannot be computed here; ask for a new request");
+    let scope = match approve::check_against_policy(&req, &policy, &me.identity) {
+        Ok(s) => s,
+        Err(why) => return ctx.refuse(&why),
     };
     let remote = "origin";
     let missing =
@@ -217,18 +187,16 @@ pub fn approve(
     )? {
         Ok(r) => r,
         Err(why) => {
-            return refuse(
-                ctx,
-                &format!(
+            return ctx.refuse(&format!(
                     "refused: {why}; the requester's description (`{}` at {}) is not what would be approved",
-                    crate::check::escape_controls(&req.constraint),
+                    crate::text::escape_controls(&req.constraint),
                     req.location
                 ),
             )
         }
     };
     let Some(mut tty) = Tty::open() else {
-        return refuse(ctx, "approval needs a terminal: the approver must type the challenge code shown there (no controlling terminal found)");
+        return ctx.refuse("approval needs a terminal: the approver must type the challenge code shown there (no controlling terminal found)");
     };
     let f = recomputed.finding.clone();
     let mut context = String::from("  computed here from the request's scope:\n");
@@ -237,21 +205,18 @@ pub fn approve(
     }
     context.push_str(&format!(
         "  requested by: {} <{}> ({})\n  repository (their words): {}\n  fingerprint: {}\n  valid until: {}\n",
-        crate::check::escape_controls(&req.requester.name),
-        crate::check::escape_controls(&req.requester.email),
+        crate::text::escape_controls(&req.requester.name),
+        crate::text::escape_controls(&req.requester.email),
         req.requester.key_fingerprint,
-        crate::check::escape_controls(&req.repository),
+        crate::text::escape_controls(&req.repository),
         req.fingerprint,
         crate::clock::show(&req.expires)
     ));
     match challenge(&mut tty, &f, &req.reason, &context)? {
         Answer::Approved => {}
-        Answer::Timeout => return refuse(ctx, "approval timed out; nothing was signed"),
+        Answer::Timeout => return ctx.refuse("approval timed out; nothing was signed"),
         Answer::Denied => {
-            return refuse(
-                ctx,
-                "the challenge code was wrong 3 times; nothing was signed",
-            )
+            return ctx.refuse("the challenge code was wrong 3 times; nothing was signed")
         }
     }
     let app = Approval {
@@ -288,7 +253,7 @@ pub fn accept(
     let encoded = read_arg(value)?;
     let app = match Approval::decode(&encoded) {
         Ok(a) => a,
-        Err(e) => return refuse(ctx, &format!("refused: {e}")),
+        Err(e) => return ctx.refuse(&format!("refused: {e}")),
     };
     let data = ledger.read()?;
     let Some(entry) = data.entries.iter().find(|e| {
@@ -297,7 +262,7 @@ pub fn accept(
                 .as_deref()
                 .is_some_and(|r| approval::digest(r) == app.request_sha256)
     }) else {
-        return refuse(ctx, "refused: no open request in this repository matches the approval (it was made for another request, or already accepted)");
+        return ctx.refuse("refused: no open request in this repository matches the approval (it was made for another request, or already accepted)");
     };
     let request = entry.request.clone().unwrap_or_default();
     let policy = ctx.policy(Some(repo))?;
@@ -307,16 +272,13 @@ pub fn accept(
         .unwrap_or_default();
     let (signers, _) = crate::audit::pipeline::local_signers(repo)?;
     if let Err(e) = approval::check_pair(&request, &encoded, &signers, &approvers) {
-        return refuse(ctx, &format!("refused: {e}"));
+        return ctx.refuse(&format!("refused: {e}"));
     }
     if now >= entry.expires {
-        return refuse(
-            ctx,
-            &format!(
-                "refused: the request expired at {}",
-                crate::clock::show(&entry.expires)
-            ),
-        );
+        return ctx.refuse(&format!(
+            "refused: the request expired at {}",
+            crate::clock::show(&entry.expires)
+        ));
     }
     let id = entry.id.clone();
     let token = new_token();
@@ -347,9 +309,7 @@ pub fn accept(
     ));
     let last = crate::state::LastRun::load(&repo.state_dir())?;
     let event = crate::gate::prepare::current_event(last.as_ref())?;
-    ctx.printer.stdout(&format!(
-        "TOLLGATE_TOKEN={token}\n{}\n",
-        override_cmd::rerun_command(repo, &event, &token)
-    ));
+    ctx.printer
+        .stdout(&crate::gate::rerun::token_printout(repo, &event, &token));
     Ok(Outcome::Pass)
 }

@@ -7,4 +7,4 @@ pub mod checksum;
 pub mod public;
 
 pub use checksum::{Checksum, CHECKSUM_NAMES};
-pub use public::{KnownPublic, PublicError};
+pub use public::{KnownPublic, PublicError, KNOWN_PUBLIC};

@@ -1,16 +1,29 @@
 //! The gate: one event from git to a verdict, shared by the hooks, `check`,
 //! `override`, `verify` and `pre-receive`.
 //!
-//! It owns what is checked ([`Event`]) and how it is scanned, the scope a
-//! blocker was computed from ([`scope`]), and recomputing a blocker in
-//! another clone from that scope ([`recompute`]). It takes a policy, a
-//! repository and plain values, and returns values: it never prints, reads
-//! the terminal or the environment, and never takes the CLI's context.
+//! It owns what is checked ([`Event`]) and how it is scanned ([`evaluate`],
+//! [`scan_commits`]); what covers each finding of a commit or push and the
+//! consumption of the covering tokens ([`cover`]); preparing an override,
+//! with a typed refusal ([`prepare`]); the scope a blocker was computed from
+//! ([`scope`]) and recomputing it in another clone ([`recompute`]); the
+//! trusted base and the range judgement that `verify` and `pre-receive`
+//! share ([`range`]); the verdict on what coverage left, blockers and
+//! warnings ([`verdict`]); and the token printout ([`rerun`]).
+//!
+//! It combines the layers below it (`check`, `overrides`, `audit`, `trust`,
+//! through `git`), and nothing below depends on it. It takes a policy, a
+//! repository, the time and plain values, and returns values (messages as
+//! text): it never prints, reads the terminal, the clock or the
+//! environment, and never takes the CLI's context.
 
-pub mod agent;
+pub mod approve;
+pub mod cover;
 pub mod prepare;
+pub mod range;
 pub mod recompute;
+pub mod rerun;
 pub mod scope;
+pub mod verdict;
 
 use std::collections::HashSet;
 
@@ -176,7 +189,7 @@ pub fn used_for(event: &Event, repo: &Repo) -> String {
             Ok(t) => format!(
                 "commit on `{}` (tree {})",
                 t.branch.as_deref().unwrap_or("detached HEAD"),
-                crate::audit::record::short(&t.tree)
+                crate::text::short_sha(&t.tree)
             ),
             Err(_) => "commit".into(),
         },

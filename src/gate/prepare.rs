@@ -9,14 +9,12 @@ use chrono::{DateTime, Utc};
 
 use crate::check::{Engine, EventKind, Finding};
 use crate::git::{parse_push_lines, Repo};
-use crate::overrides::ledger::{Entry, LedgerData, State};
-use crate::policy::{parse_duration, OverrideMode, Policy, Severity, Tier, MAX_TTL};
+use crate::overrides::ledger::LedgerData;
+use crate::overrides::lifecycle::{active_for, resolve_ttl};
+use crate::policy::{OverrideMode, Policy, Severity, Tier};
 use crate::state::LastRun;
 
 use super::Event;
-
-/// Token lifetime when `--ttl` is not given.
-pub const DEFAULT_TTL: Duration = Duration::from_secs(3600);
 
 /// What the caller will make of a prepared blocker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,7 +95,7 @@ impl std::fmt::Display for Refusal {
             Refusal::NoReason => write!(f, "an override needs a reason: `--reason \"<why this blocker should pass>\"`"),
             Refusal::Hostile(why) | Refusal::Ttl(why) => write!(f, "{why}"),
             Refusal::NoCode(codes) => write!(f, "the policy requires a reason code: `--code <{}>`", codes.join("|")),
-            Refusal::UnknownCode { code, codes } => write!(f, "reason code `{}` is not one of the policy's: {}", crate::check::escape_controls(code), codes.join(", ")),
+            Refusal::UnknownCode { code, codes } => write!(f, "reason code `{}` is not one of the policy's: {}", crate::text::escape_controls(code), codes.join(", ")),
             Refusal::ActiveExists { id, expires } => write!(f, "an active token for this blocker already exists ({id}, expires {}); use it, or revoke it with `tollgate override revoke {id}`", crate::clock::show(expires)),
         }
     }
@@ -273,49 +271,17 @@ pub fn prepare(
     }))
 }
 
-/// The token lifetime: `asked`, within every ceiling; else the default.
-fn resolve_ttl(
+/// [`prepare`] with what this clone remembers: the last blocked run and
+/// the ledger, read now.
+pub fn prepare_in(
+    repo: &Repo,
     policy: &Policy,
-    c: &crate::policy::Constraint,
-    asked: Option<&str>,
-) -> Result<Duration, String> {
-    let ceiling = [Some(MAX_TTL), policy.max_ttl, c.max_ttl]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or(MAX_TTL);
-    let Some(asked) = asked else {
-        return Ok(DEFAULT_TTL.min(ceiling));
-    };
-    let ttl = parse_duration(asked).map_err(|e| format!("--ttl: {e}"))?;
-    if ttl > MAX_TTL {
-        return Err(format!(
-            "--ttl `{asked}` is too long: maximum duration is 24 hours"
-        ));
-    }
-    if c.max_ttl.is_some_and(|m| ttl > m) {
-        return Err(format!(
-            "--ttl `{asked}` is longer than constraint `{}` allows ({})",
-            c.id,
-            crate::policy::format_duration(c.max_ttl.unwrap_or(MAX_TTL))
-        ));
-    }
-    if policy.max_ttl.is_some_and(|m| ttl > m) {
-        return Err(format!(
-            "--ttl `{asked}` is longer than the policy's `[overrides] max-ttl` ({})",
-            crate::policy::format_duration(policy.max_ttl.unwrap_or(MAX_TTL))
-        ));
-    }
-    Ok(ttl)
-}
-
-/// The active token for `fingerprint`, if any.
-pub fn active_for<'a>(
-    d: &'a LedgerData,
-    fingerprint: &str,
+    ledger: &crate::overrides::ledger::Ledger,
     now: DateTime<Utc>,
-) -> Option<&'a Entry> {
-    d.entries
-        .iter()
-        .find(|e| e.fingerprint == fingerprint && e.state_at(now) == State::Active)
+    asked: Asked,
+    want: Want,
+) -> anyhow::Result<Result<Prepared, Refusal>> {
+    let last = LastRun::load(&repo.state_dir())?;
+    let data = ledger.read()?;
+    prepare(repo, policy, &data, last.as_ref(), now, asked, want)
 }

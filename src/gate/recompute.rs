@@ -71,7 +71,7 @@ use crate::check::ZERO_SHA as ZERO;
 fn describe(fields: &[Field]) -> String {
     fields
         .iter()
-        .map(|f| format!("{} `{}`", f.name, crate::check::escape_controls(&f.value)))
+        .map(|f| format!("{} `{}`", f.name, crate::text::escape_controls(&f.value)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -121,7 +121,7 @@ pub fn recompute(
     }
     let mut shown = vec![format!(
         "`{}` ({kind}) on {}: {}",
-        crate::check::escape_controls(constraint),
+        crate::text::escape_controls(constraint),
         scope.event.as_str(),
         describe(&fields)
     )];
@@ -133,7 +133,7 @@ pub fn recompute(
         Oid::from_str(s)
             .ok()
             .and_then(|o| repo.subject(o))
-            .map(|t| crate::check::escape_controls(&t).into_owned())
+            .map(|t| crate::text::escape_controls(&t).into_owned())
     };
     let mut location = Location::default();
     if let (Some(r), Some(old), Some(new)) = (

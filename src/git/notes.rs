@@ -95,7 +95,7 @@ impl Repo {
         };
         parse_budget(&value).ok_or_else(|| GitError::BadSetting {
             key: key.to_string(),
-            value: crate::check::escape_controls(&value).into_owned(),
+            value: crate::text::escape_controls(&value).into_owned(),
             why: "expected whole seconds (`90`, `90s`) or minutes (`2m`), at most a day".into(),
         })
     }

@@ -1,10 +1,19 @@
 //! Overrides: tokens that pass exactly one blocker, once, before they expire.
 //!
-//! This module decides which presented tokens cover which blockers and
-//! records consumption in the ledger. It never talks to the terminal and
-//! never prints; the challenge lives in the CLI.
+//! It owns the token ([`token`]: the random value, its hash and id, the
+//! challenge code), the ledger, a local cache of minted tokens and their
+//! states under `.git/tollgate/` ([`ledger`], changed only under its lock),
+//! the lifecycle rules ([`lifecycle`]: lifetime ceilings, one active token
+//! per blocker), and which presented tokens cover which blockers and their
+//! consumption ([`match_tokens`], [`consume`]).
+//!
+//! It knows findings and the policy, nothing of audit records or git. It
+//! never talks to the terminal and never prints (the challenge lives in the
+//! CLI, `cli/challenge.rs`), and the time is passed in. CI trusts nothing
+//! here: `verify` judges the signed records.
 
 pub mod ledger;
+pub mod lifecycle;
 pub mod token;
 
 use chrono::{DateTime, Utc};

@@ -13,7 +13,6 @@ use toml::Spanned;
 
 use super::glob::{BranchSet, PathSet};
 use super::{Constraint, OverrideMode};
-use crate::check::Finding;
 
 /// How far ahead an allow rule may expire when the policy does not say.
 pub const DEFAULT_MAX_ALLOW_DAYS: u32 = 180;
@@ -65,24 +64,6 @@ pub struct AllowRule {
 }
 
 impl AllowRule {
-    /// Whether the rule passes `f` on `today`, for an event targeting
-    /// `branches` (full ref names; empty when unknown).
-    pub fn passes(&self, f: &Finding, branches: &[String], today: NaiveDate) -> bool {
-        if f.constraint != self.constraint || today > self.expires {
-            return false;
-        }
-        let Some(path) = &f.location.path else {
-            return false;
-        };
-        if !self.paths.matches(path.as_bytes()) {
-            return false;
-        }
-        match &self.branches {
-            None => true,
-            Some(set) => !branches.is_empty() && branches.iter().all(|b| set.matches_ref(b)),
-        }
-    }
-
     /// Whether it has expired by `today`.
     pub fn expired(&self, today: NaiveDate) -> bool {
         today > self.expires

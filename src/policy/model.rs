@@ -287,3 +287,22 @@ pub struct RawOverrides {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approver_presence: Option<Spanned<bool>>,
 }
+
+/// The raw entry of any kind.
+// One per constraint, kept for `to_toml`: their size does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub(crate) enum RawConstraint {
+    /// `[[force-push]]`.
+    ForcePush(RawForcePush),
+    /// `[[protected-branch]]`.
+    ProtectedBranch(RawProtectedBranch),
+    /// `[[secret]]`.
+    Secret(RawSecret),
+    /// `[[max-file-size]]`.
+    MaxFileSize(RawMaxFileSize),
+    /// `[[forbidden-path]]`.
+    ForbiddenPath(RawForbiddenPath),
+    /// `[[policy-change]]`.
+    PolicyChange(RawPolicyChange),
+}

@@ -23,10 +23,6 @@ pub const BUILTIN_PACKS: &[(&str, &str)] = &[
     ("strict", include_str!("../../policies/strict.toml")),
 ];
 
-/// Values that vendors publish as examples or that are public by design:
-/// never a secret, whatever rule matches them.
-pub const KNOWN_PUBLIC: &str = include_str!("../../policies/known-public.toml");
-
 /// The text of a builtin pack by name (without the `builtin:` prefix).
 pub fn builtin_pack(name: &str) -> Option<&'static str> {
     BUILTIN_PACKS

@@ -38,6 +38,9 @@ const EAGER_STATES: usize = REGEX_SIZE_LIMIT / 64;
 pub struct Pattern {
     source: String,
     captures: usize,
+    /// Compiled with ASCII classes, word boundaries and case folding (the
+    /// builtin packs, whose patterns and cases are ASCII).
+    ascii: bool,
     compiled: OnceLock<Regex>,
 }
 
@@ -54,10 +57,11 @@ impl Pattern {
         let pattern = Pattern {
             source: source.to_string(),
             captures: hir.properties().explicit_captures_len(),
+            ascii: false,
             compiled: OnceLock::new(),
         };
         if estimate_states(&hir) > EAGER_STATES {
-            let regex = build(source, Some(REGEX_SIZE_LIMIT)).map_err(|e| match e {
+            let regex = build(source, Some(REGEX_SIZE_LIMIT), false).map_err(|e| match e {
                 regex::Error::CompiledTooBig(limit) => PatternError::TooBig(limit),
                 other => PatternError::Invalid(one_line(&other.to_string())),
             })?;
@@ -71,10 +75,18 @@ impl Pattern {
     /// (`builtin_patterns_are_valid_and_counted`), so loading skips the parse,
     /// which is most of what loading the recommended pack costs. Only the
     /// capture groups are counted, by a scan.
+    ///
+    /// It is compiled in ASCII mode (`\b`, `\w`, classes and `(?i)` over
+    /// ASCII, `.` and negated classes over any byte): what a credential's
+    /// alphabet is, and an automaton a fraction of the size of the Unicode
+    /// one (a negated class or `(?i)` in Unicode mode spans every UTF-8
+    /// form), which is most of what a typical commit's hook spends. A
+    /// builtin pattern that needs Unicode falls back to it.
     pub(super) fn trusted(source: &str) -> Pattern {
         Pattern {
             source: source.to_string(),
             captures: count_captures(source),
+            ascii: true,
             compiled: OnceLock::new(),
         }
     }
@@ -101,8 +113,9 @@ impl Pattern {
             // this build succeeds; should the estimate ever be wrong, the
             // pattern still runs rather than being skipped (detection never
             // depends on the estimate), just without the size limit.
-            build(&self.source, Some(REGEX_SIZE_LIMIT))
-                .or_else(|_| build(&self.source, None))
+            build(&self.source, Some(REGEX_SIZE_LIMIT), self.ascii)
+                .or_else(|_| build(&self.source, Some(REGEX_SIZE_LIMIT), false))
+                .or_else(|_| build(&self.source, None, false))
                 .unwrap_or_else(|_| never_matches())
         })
     }
@@ -125,9 +138,9 @@ pub(super) enum PatternError {
     TooBig(usize),
 }
 
-fn build(source: &str, limit: Option<usize>) -> Result<Regex, regex::Error> {
+fn build(source: &str, limit: Option<usize>, ascii: bool) -> Result<Regex, regex::Error> {
     let mut b = RegexBuilder::new(source);
-    b.multi_line(true);
+    b.multi_line(true).unicode(!ascii);
     if let Some(limit) = limit {
         b.size_limit(limit);
     }
@@ -266,7 +279,7 @@ mod tests {
                 Err(PatternError::Invalid(why)) => why,
                 other => panic!("{bad}: {other:?}"),
             };
-            let theirs = one_line(&build(bad, None).expect_err("invalid").to_string());
+            let theirs = one_line(&build(bad, None, false).expect_err("invalid").to_string());
             assert_eq!(ours, theirs, "{bad}");
         }
     }

@@ -111,7 +111,7 @@ impl RuleList {
                 r.service,
                 r.confidence,
                 r.severity,
-                crate::check::escape_controls(&desc)
+                crate::text::escape_controls(&desc)
             ));
         }
         out.push_str(&format!(
@@ -129,7 +129,7 @@ impl RuleList {
     /// policy order, with text that could break a table escaped.
     pub fn to_markdown(&self, policy_name: &str) -> String {
         let cell = |t: &str| {
-            crate::check::escape_controls(t)
+            crate::text::escape_controls(t)
                 .replace('\\', "\\\\")
                 .replace('|', "\\|")
                 .replace('`', "\\`")

@@ -1,9 +1,14 @@
 //! Tests of policy loading and diagnostics.
 
+use super::load::compile_secret;
 use super::*;
+use std::ops::Range;
 
 fn load_str(text: &str) -> Result<Policy, Diagnostics> {
-    load(Some(Source::new("t.toml", text)))
+    load(
+        Some(Source::new("t.toml", text)),
+        crate::clock::now().date_naive(),
+    )
 }
 
 fn ok(text: &str) -> Policy {
@@ -38,7 +43,7 @@ fn ids(p: &Policy) -> Vec<&str> {
 
 /// The recommended pack's constraints, as loaded with no policy file.
 fn recommended() -> Policy {
-    load(None).unwrap_or_else(|d| panic!("{d}"))
+    load(None, crate::clock::now().date_naive()).unwrap_or_else(|d| panic!("{d}"))
 }
 
 /// The path set of a one-constraint policy `[[forbidden-path]] paths = globs`.
@@ -981,6 +986,18 @@ fn builtin_patterns_are_valid_and_counted() {
                     .size_limit(1 << 20)
                     .build()
                     .is_ok());
+                // Builtin patterns run in ASCII mode (`Pattern::trusted`);
+                // each must build there, with no fall-back to Unicode.
+                assert!(
+                    regex::bytes::RegexBuilder::new(pattern.as_str())
+                        .multi_line(true)
+                        .unicode(false)
+                        .size_limit(1 << 20)
+                        .build()
+                        .is_ok(),
+                    "{name}: `{}` does not build in ASCII mode",
+                    c.id
+                );
                 seen += 1;
             }
         }

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::Shown;
+use crate::check::allow::Shown;
 use crate::policy::Severity;
 
 /// The result of a check, as JSON.
@@ -78,7 +78,7 @@ impl<'a> CheckReport<'a> {
     pub fn with_people(
         mut self,
         policy: &crate::policy::Policy,
-        agent: Option<&crate::gate::agent::AgentSession>,
+        agent: Option<&crate::report::agent::AgentSession>,
     ) -> Self {
         self.agent = agent.map(|a| a.name);
         self.needs_person = self
@@ -92,7 +92,7 @@ impl<'a> CheckReport<'a> {
                     constraint: c.id.clone(),
                     needs_person: true,
                     tier: policy.tier_for(c).as_str(),
-                    request_command: crate::gate::agent::request_command(&s.id),
+                    request_command: crate::report::agent::request_command(&s.id),
                 })
             })
             .collect();

@@ -1,13 +1,21 @@
 //! Output. One `Printer`: human text to stderr (with `error:`, `warning:`,
 //! `hint:` prefixes, readable without colour), machine output (JSON,
 //! SARIF) to stdout. A closed pipe is not an error.
+//!
+//! It owns the rendering of findings ([`Printer::findings`], [`json`],
+//! [`sarif`]), of `verify`'s report ([`verify`]) and what tollgate says to a
+//! coding agent ([`agent`]). It renders values it is given and decides
+//! nothing: which finding is covered, and whether a range passes, are the
+//! gate's.
 
+pub mod agent;
 pub mod json;
 pub mod sarif;
+pub mod verify;
 
 use std::io::{IsTerminal, Write};
 
-use crate::check::Finding;
+use crate::check::allow::Shown;
 use crate::policy::Severity;
 
 /// When to use colour.
@@ -20,62 +28,6 @@ pub enum ColorChoice {
     Always,
     /// Never.
     Never,
-}
-
-/// A finding as shown, with its short id (`B1`, `W1`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Shown {
-    /// `B1`, `B2` for blockers, `W1` for warnings.
-    pub id: String,
-    /// The finding.
-    #[serde(flatten)]
-    pub finding: Finding,
-    /// The `[[allow]]` rule that passes it, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_by: Option<String>,
-    /// The reason given in `.tollgate/baseline.toml`, when the finding is
-    /// baselined (reported, never a blocker).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baselined: Option<String>,
-    /// The author (`Name <email>`) of the finding's commit; absent for
-    /// findings with no commit (staged changes, `scan`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub author: Option<String>,
-    /// The author date of the finding's commit, RFC 3339 to the second.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date: Option<String>,
-    /// The subject line of the finding's commit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
-}
-
-/// Numbers findings: blockers `B1…`, warnings `W1…`, in the order found.
-pub fn number(findings: Vec<Finding>) -> Vec<Shown> {
-    let (mut b, mut w) = (0, 0);
-    findings
-        .into_iter()
-        .map(|finding| {
-            let id = match finding.severity {
-                Severity::Block => {
-                    b += 1;
-                    format!("B{b}")
-                }
-                Severity::Warn => {
-                    w += 1;
-                    format!("W{w}")
-                }
-            };
-            Shown {
-                id,
-                finding,
-                allowed_by: None,
-                baselined: None,
-                author: None,
-                date: None,
-                subject: None,
-            }
-        })
-        .collect()
 }
 
 /// Adds the author, date and subject of each finding's commit, read once
@@ -97,51 +49,6 @@ pub fn add_commit_meta(
             s.subject = Some(m.subject.clone());
         }
     }
-}
-
-/// Marks the findings an `[[allow]]` rule of `policy` passes on `today`,
-/// for an event targeting `branches` (full ref names). Returns, for each
-/// rule, whether it passed anything.
-pub fn apply_allows(
-    policy: &crate::policy::Policy,
-    shown: &mut [Shown],
-    branches: &[String],
-    today: chrono::NaiveDate,
-) -> Vec<bool> {
-    let mut used = vec![false; policy.allows.len()];
-    for s in shown.iter_mut() {
-        if let Some(i) = policy
-            .allows
-            .iter()
-            .position(|r| r.passes(&s.finding, branches, today))
-        {
-            used[i] = true;
-            s.allowed_by = Some(policy.allows[i].name.clone());
-        }
-    }
-    used
-}
-
-/// Marks the findings the policy's baseline lists (those no allow rule
-/// already passes); returns how many.
-pub fn apply_baseline(policy: &crate::policy::Policy, shown: &mut [Shown]) -> usize {
-    if policy.baseline.findings.is_empty() {
-        return 0;
-    }
-    let hits: Vec<Option<String>> = policy
-        .baseline
-        .baselined(shown.iter().map(|s| &s.finding))
-        .into_iter()
-        .map(|e| e.map(|e| e.reason.clone()))
-        .collect();
-    let mut n = 0;
-    for (s, hit) in shown.iter_mut().zip(hits) {
-        if s.allowed_by.is_none() && hit.is_some() {
-            s.baselined = hit;
-            n += 1;
-        }
-    }
-    n
 }
 
 /// A progress line on stderr for scans longer than about a second
@@ -314,8 +221,8 @@ impl Printer {
             ));
             self.err_line(&format!(
                 "    {}  fingerprint {}",
-                crate::check::escape_controls(&f.evidence),
-                &f.fingerprint[..12]
+                crate::text::escape_controls(&f.evidence),
+                crate::text::short_sha(&f.fingerprint)
             ));
             if let Some((_, how)) = covered.iter().find(|(c, _)| *c == i) {
                 self.err_line(&format!("    {} {how}", self.paint("1;32", "passed")));

@@ -4,7 +4,7 @@
 //! (`check` today; `verify` and `audit log` reuse it) add *rules* (one per
 //! constraint of the policy) and *results* (one per finding), and the
 //! builder writes a log that validates against the official 2.1.0 schema
-//! (checked by `tests/sarif.rs`). Paths become `%SRCROOT%`-relative URIs;
+//! (checked by `tests/it/output_formats.rs`). Paths become `%SRCROOT%`-relative URIs;
 //! finding fingerprints become `partialFingerprints`; a blocker passed by an
 //! override token (or covered by an audit record) is a result with an
 //! accepted suppression and its justification, not a missing result.
@@ -13,7 +13,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::Shown;
+use crate::check::allow::Shown;
 use crate::policy::{Policy, Severity};
 
 /// The SARIF version written.

@@ -180,5 +180,5 @@ fn from_tip(default: &DefaultBranch, short_name: &str) -> Anchor {
 }
 
 fn short(id: Oid) -> String {
-    id.to_string()[..12].to_string()
+    crate::text::short_sha(&id.to_string()).to_string()
 }
