@@ -399,9 +399,9 @@ fn the_licence_check_passes_here_and_refuses_a_planted_gpl_crate() {
     let out = std::process::Command::new(&deny)
         .arg("--manifest-path")
         .arg(fixture.join("Cargo.toml"))
-        .args(["check", "--config"])
+        .arg("--config")
         .arg(manifest_dir().join("deny.toml"))
-        .arg("licenses")
+        .args(["check", "licenses"])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
