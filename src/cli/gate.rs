@@ -36,9 +36,14 @@ pub fn decide(
     kind: Option<crate::check::EventKind>,
     policy: &crate::policy::Policy,
 ) -> Outcome {
-    let mut tty = Tty::open();
+    // The terminal is opened only when a person must be asked.
+    let mut tty: Option<Tty> = None;
     let left = shown.iter().map(|s| (s.id.as_str(), &s.finding));
-    match crate::gate::verdict::verdict(policy, left, kind, ack, tty.is_some()) {
+    let verdict = crate::gate::verdict::verdict(policy, left, kind, ack, &mut || {
+        tty = Tty::open();
+        tty.is_some()
+    });
+    match verdict {
         Verdict::Blocked {
             ids,
             overridable,
@@ -61,7 +66,7 @@ pub fn decide(
                 );
             }
             if overridable {
-                blocked_hints(printer, &ids[0], tier, tty.is_some());
+                blocked_hints(printer, &ids[0], tier, Tty::open().is_some());
             }
             Outcome::Blocked
         }

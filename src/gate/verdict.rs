@@ -45,14 +45,15 @@ pub enum Verdict {
 }
 
 /// The verdict on `left` (the findings no allow rule, baseline, record or
-/// token covers), for an event of `kind` (`None`: a scan with no override),
-/// with or without a terminal to ask.
+/// token covers), for an event of `kind` (`None`: a scan with no override).
+/// `terminal` says whether there is a terminal to ask; it is called only
+/// when warnings need a person, so a clean run opens nothing.
 pub fn verdict<'a>(
     policy: &Policy,
     left: impl IntoIterator<Item = (&'a str, &'a Finding)>,
     kind: Option<EventKind>,
     ack: &Acknowledge,
-    terminal: bool,
+    terminal: &mut dyn FnMut() -> bool,
 ) -> Verdict {
     let (mut ids, mut tier, mut warnings) = (Vec::new(), None::<Tier>, 0);
     for (id, f) in left {
@@ -78,7 +79,7 @@ pub fn verdict<'a>(
         Verdict::Pass
     } else if ack.yes {
         Verdict::Acknowledged(warnings)
-    } else if terminal {
+    } else if terminal() {
         Verdict::Ask(warnings)
     } else if ack.no_terminal == NoTerminal::Print {
         Verdict::PrintedWithoutTerminal(warnings)
@@ -118,6 +119,11 @@ mod tests {
         }
     }
 
+    /// For verdicts that must not look for a terminal.
+    fn no_terminal_asked() -> bool {
+        panic!("the terminal was looked for")
+    }
+
     const ASK: Acknowledge = Acknowledge {
         yes: false,
         mode: WarningMode::Acknowledge,
@@ -141,7 +147,7 @@ mod tests {
             for yes in [false, true] {
                 let ack = Acknowledge { yes, ..ASK };
                 assert_eq!(
-                    verdict(&p, left, kind, &ack, true),
+                    verdict(&p, left, kind, &ack, &mut no_terminal_asked),
                     Verdict::Blocked {
                         ids: vec!["B1".into(), "B2".into()],
                         overridable,
@@ -152,7 +158,7 @@ mod tests {
         }
         // Only challenge-tier blockers: the policy's floor.
         assert_eq!(
-            verdict(&p, [("B1", &a)], None, &ASK, false),
+            verdict(&p, [("B1", &a)], None, &ASK, &mut no_terminal_asked),
             Verdict::Blocked {
                 ids: vec!["B1".into()],
                 overridable: false,
@@ -224,12 +230,22 @@ mod tests {
                 mode,
                 no_terminal,
             };
+            let asked = std::cell::Cell::new(false);
+            let mut probe = || {
+                asked.set(true);
+                terminal
+            };
             assert_eq!(
-                verdict(&p, left, Some(EventKind::Commit), &ack, terminal),
+                verdict(&p, left, Some(EventKind::Commit), &ack, &mut probe),
                 want,
                 "{ack:?} terminal={terminal}"
             );
+            // The terminal is looked for only when warnings need a person.
+            assert_eq!(asked.get(), !yes && mode == WarningMode::Acknowledge);
         }
-        assert_eq!(verdict(&p, [], None, &ASK, false), Verdict::Pass);
+        assert_eq!(
+            verdict(&p, [], None, &ASK, &mut no_terminal_asked),
+            Verdict::Pass
+        );
     }
 }

@@ -166,14 +166,7 @@ fn push_commit_verify_and_by_hand_with_every_key_type() {
             .stderr_has("passed by the audit record of Test Author <author@example.com>");
 
         // CI: a fresh clone, with the records fetched.
-        let ci = dev.clone_as("ci", "ci@example.com", false);
-        ci.git(&[
-            "fetch",
-            "-q",
-            "origin",
-            "+refs/notes/tollgate:refs/notes/tollgate",
-        ])
-        .success();
+        let ci = dev.ci_clone();
         ci.git(&["fetch", "-q", "origin", &two]).success();
         let r = ci.tollgate(&["verify", "--old", &two, "--new", &amended, "--ref", "main"]);
         assert!(r.ok(), "{}: {r}", kind.name);
@@ -258,14 +251,7 @@ fn a_security_key_record_made_without_a_touch_fails_until_its_line_allows_it() {
     let head = dev.head().unwrap();
     dev.git_env(&["push", "origin", "main"], &env).success();
 
-    let ci = dev.clone_as("ci", "ci@example.com", false);
-    ci.git(&[
-        "fetch",
-        "-q",
-        "origin",
-        "+refs/notes/tollgate:refs/notes/tollgate",
-    ])
-    .success();
+    let ci = dev.ci_clone();
     ci.tollgate(&["verify", "--base", &base, "--head", &head])
         .code(1)
         .stderr_has("lacks the user-presence flag")

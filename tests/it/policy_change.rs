@@ -123,14 +123,7 @@ fn the_server_refuses_push_one_and_accepts_it_approved() {
     let head = dev.head().unwrap();
     assert_eq!(dev.remote_ref("main").as_deref(), Some(head.as_str()));
 
-    let ci = dev.clone_as("ci", "ci@example.com", false);
-    ci.git(&[
-        "fetch",
-        "-q",
-        "origin",
-        "+refs/notes/tollgate:refs/notes/tollgate",
-    ])
-    .success();
+    let ci = dev.ci_clone();
     ci.tollgate(&["verify", "--old", &base, "--new", &head, "--ref", "main"])
         .success()
         .stderr_has("covered    B1  `tollgate-policy-change`");
@@ -173,14 +166,7 @@ fn a_base_with_two_key_constraints_makes_policy_changes_two_key() {
         .success();
     let head = dev.head().unwrap();
     // …but CI judges with base's policy: the change needed two keys.
-    let ci = dev.clone_as("ci", "ci@example.com", false);
-    ci.git(&[
-        "fetch",
-        "-q",
-        "origin",
-        "+refs/notes/tollgate:refs/notes/tollgate",
-    ])
-    .success();
+    let ci = dev.ci_clone();
     ci.tollgate(&["verify", "--old", &base, "--new", &head, "--ref", "main"])
         .code(1)
         .stderr_has("`tollgate-policy-change` needs approval tier `two-key`")

@@ -91,14 +91,7 @@ fn a_presence_override_passes_commit_push_server_and_ci() {
     assert!(record.contains("\"grant\":\"tggrant1_"), "{record}");
     // The server judges the push with the same rules.
     dev.git(&["push", "origin", "main"]).success();
-    let ci = dev.clone_as("ci", "ci@example.com", false);
-    ci.git(&[
-        "fetch",
-        "-q",
-        "origin",
-        "+refs/notes/tollgate:refs/notes/tollgate",
-    ])
-    .success();
+    let ci = dev.ci_clone();
     ci.tollgate(&["verify", "--base", &base, "--head", &head])
         .success()
         .stderr_has("approval `presence` (security-key touch)");

@@ -225,14 +225,7 @@ fn many_pushers_at_once(server: bool, n: usize) {
         assert_eq!(&on_head[0].1, line, "the record arrived unchanged");
     }
     // And the remote's notes history lost nothing on the way.
-    let ci = dev.clone_as("ci", "ci@example.com", false);
-    ci.git(&[
-        "fetch",
-        "-q",
-        "origin",
-        "+refs/notes/tollgate:refs/notes/tollgate",
-    ])
-    .success();
+    let ci = dev.ci_clone();
     let (_, head, _) = &work[0];
     ci.tollgate(&["verify", "--base", &base, "--head", head])
         .success()
@@ -330,14 +323,7 @@ fn verify_reports_a_record_deleted_from_the_notes_history() {
         .success();
     dev.git(&["push", "-q", "--no-verify", "origin", "refs/notes/tollgate"])
         .success();
-    let ci = dev.clone_as("ci", "ci@example.com", false);
-    ci.git(&[
-        "fetch",
-        "-q",
-        "origin",
-        "+refs/notes/tollgate:refs/notes/tollgate",
-    ])
-    .success();
+    let ci = dev.ci_clone();
     let short = &token_id[..12];
     ci.tollgate(&["verify", "--base", &base, "--head", &head])
         .code(1)

@@ -161,14 +161,7 @@ fn request_approve_accept_push_and_verify() {
         .success()
         .stderr_has("passed by the audit record");
 
-    let ci = alice.clone_as("ci", "ci@example.com", false);
-    ci.git(&[
-        "fetch",
-        "-q",
-        "origin",
-        "+refs/notes/tollgate:refs/notes/tollgate",
-    ])
-    .success();
+    let ci = alice.ci_clone();
     ci.tollgate(&["verify", "--base", &p.base, "--head", &head])
         .success()
         .stderr_has("covered    B1  `no-prod-config`");

@@ -226,6 +226,20 @@ impl Repo {
         self
     }
 
+    /// A clone as CI makes it (`ci@example.com`, no hooks) with the
+    /// records fetched from the remote.
+    pub fn ci_clone(&self) -> Repo {
+        let ci = self.clone_as("ci", "ci@example.com", false);
+        ci.git(&[
+            "fetch",
+            "-q",
+            "origin",
+            "+refs/notes/tollgate:refs/notes/tollgate",
+        ])
+        .success();
+        ci
+    }
+
     /// A second working repository `name` next to this one: a clone of the
     /// bare remote with its own identity, sharing `HOME` and the remote.
     /// `install` puts tollgate's hooks into it.
