@@ -185,9 +185,7 @@ pub fn pending(
                 };
                 ledger.update(|d| {
                     let i = d
-                        .entries
-                        .iter()
-                        .position(|x| x.id == id && x.state == State::Requested)
+                        .requested(&id)
                         .ok_or_else(|| anyhow::anyhow!("request {id} changed meanwhile"))?;
                     d.entries[i].grant = Some(grant.clone());
                     d.transition(i, State::Active, &who, "approved at the terminal", now);
@@ -201,11 +199,7 @@ pub fn pending(
             }
             Answer::Denied | Answer::Timeout => {
                 ledger.update(|d| {
-                    if let Some(i) = d
-                        .entries
-                        .iter()
-                        .position(|x| x.id == id && x.state == State::Requested)
-                    {
+                    if let Some(i) = d.requested(&id) {
                         d.transition(i, State::Denied, &who, "denied at the terminal", now);
                     }
                     Ok::<_, anyhow::Error>(())

@@ -286,9 +286,7 @@ pub fn accept(
     let who = super::gate::who(repo);
     ledger.update(|d| {
         let i = d
-            .entries
-            .iter()
-            .position(|e| e.id == id && e.state == State::Requested)
+            .requested(&id)
             .ok_or_else(|| anyhow::anyhow!("request {id} was accepted meanwhile"))?;
         d.entries[i].token_sha256 = Some(hash.clone());
         d.entries[i].approval = Some(encoded.clone());

@@ -283,6 +283,14 @@ impl LedgerData {
         }
     }
 
+    /// The index of the request `id` while it still waits for approval
+    /// (`None` once it was approved, denied or accepted meanwhile).
+    pub fn requested(&self, id: &str) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|e| e.id == id && e.state == State::Requested)
+    }
+
     /// The entry whose id starts with `prefix` (`tok_…`, or the hex after it).
     pub fn find(&self, prefix: &str) -> Result<usize, String> {
         let p = prefix.trim();
