@@ -2,7 +2,9 @@
 //! stdout, stderr or a file) that a person types back, within a window and
 //! a number of attempts. An automated agent that runs git cannot read the
 //! code back to approve its own override. Used by `override`, `override
-//! pending` and `override approve`; it decides nothing else.
+//! pending` and `override approve`; it decides nothing else. After an
+//! approval, [`sign_approved`] asks for the security-key touch (when the
+//! tier needs one) and has the grant signed.
 
 use std::time::{Duration, Instant};
 
@@ -10,6 +12,24 @@ use super::tty::Tty;
 use crate::check::Finding;
 use crate::overrides::new_code;
 use crate::text::{escape_controls, plural};
+
+/// Signs the grant of `entry` once the person approved at the terminal:
+/// with the approval key when the tier has one (telling the person to touch
+/// it first), else with the developer's key.
+pub(super) fn sign_approved(
+    tty: &mut Tty,
+    repo: &crate::git::Repo,
+    signer: &crate::audit::pipeline::Signer,
+    approver_key: Option<&(crate::audit::sshsig::SigningKey, String)>,
+    entry: &crate::overrides::ledger::Entry,
+    scope: &crate::audit::grant::Scope,
+    policy_sha256: &str,
+) -> Result<String, String> {
+    if approver_key.is_some() {
+        let _ = tty.write("Touch your security key to approve…\n");
+    }
+    crate::audit::pipeline::sign_grant(repo, signer, approver_key, entry, scope, policy_sha256)
+}
 
 /// How long a person has to answer the challenge.
 const CHALLENGE_WINDOW: Duration = Duration::from_secs(300);

@@ -8,12 +8,12 @@
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 
-use super::challenge::{challenge, Answer};
+use super::challenge::{challenge, sign_approved, Answer};
 use super::check::Format;
 use super::gate;
 use super::tty::Tty;
 use super::{Ctx, Outcome};
-use crate::audit::pipeline::{approver_key_for, sign_grant};
+use crate::audit::pipeline::approver_key_for;
 use crate::gate::prepare::Asked;
 use crate::git::Repo;
 use crate::overrides::ledger::{Entry, Ledger, State};
@@ -252,10 +252,8 @@ fn mint(
     let token = new_token();
     let hash = token_hash(&token);
     entry.token_sha256 = Some(hash.clone());
-    if approver_key.is_some() {
-        let _ = tty.write("Touch your security key to approve…\n");
-    }
-    let grant = match sign_grant(
+    let grant = match sign_approved(
+        &mut tty,
         repo,
         &signer,
         approver_key.as_ref(),

@@ -11,10 +11,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::challenge::{challenge, Answer};
+use super::challenge::{challenge, sign_approved, Answer};
 use super::tty::Tty;
 use super::{Ctx, Outcome};
-use crate::audit::pipeline::{approver_key_for, sign_grant};
+use crate::audit::pipeline::approver_key_for;
 use crate::gate::prepare::{Asked, Prepared, Want};
 use crate::git::Repo;
 use crate::overrides::ledger::{Entry, Ledger, State};
@@ -164,10 +164,8 @@ pub fn pending(
         let who = super::gate::who(repo).to_string();
         match answer {
             Answer::Approved => {
-                if approver_key.is_some() {
-                    let _ = tty.write("Touch your security key to approve…\n");
-                }
-                let grant = match sign_grant(
+                let grant = match sign_approved(
+                    &mut tty,
                     repo,
                     &signer,
                     approver_key.as_ref(),
