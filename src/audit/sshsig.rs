@@ -1112,31 +1112,7 @@ mod tests {
         let dir = TempDir::new().unwrap();
         let key = keygen(dir.path(), "key", "");
         let sock = dir.path().join("agent.sock");
-        /// Stops the agent even when an assertion fails.
-        struct Agent(std::process::Child);
-        impl Drop for Agent {
-            fn drop(&mut self) {
-                let _ = self.0.kill();
-                let _ = self.0.wait();
-            }
-        }
-        let _agent = Agent(
-            Command::new("ssh-agent")
-                .arg("-D")
-                .arg("-a")
-                .arg(&sock)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        // Wait for the agent to listen (a process to start, not time to pass).
-        for _ in 0..500 {
-            if sock.exists() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        let _agent = start_agent(&sock);
         run(Command::new("ssh-add")
             .env("SSH_AUTH_SOCK", &sock)
             .arg(&key));
