@@ -6,6 +6,7 @@
 
 use std::ops::Range;
 use std::os::unix::ffi::OsStrExt;
+use std::sync::OnceLock;
 
 use globset::{Candidate, GlobBuilder, GlobSet, GlobSetBuilder};
 use toml::Spanned;
@@ -21,6 +22,29 @@ fn compile_set<'a>(
     patterns: impl IntoIterator<Item = (&'a Spanned<String>, Vec<String>)>,
     report: &mut impl FnMut(Range<usize>, String),
 ) -> Option<GlobSet> {
+    let set = parse_set(patterns, report)?;
+    build_set(&set, report)
+}
+
+fn build_set(
+    set: &GlobSetBuilder,
+    report: &mut impl FnMut(Range<usize>, String),
+) -> Option<GlobSet> {
+    match set.build() {
+        Ok(s) => Some(s),
+        Err(e) => {
+            report(0..0, format!("cannot build glob set: {e}"));
+            None
+        }
+    }
+}
+
+/// Parses every glob (each problem reported at its pattern) without
+/// building the set's matcher.
+fn parse_set<'a>(
+    patterns: impl IntoIterator<Item = (&'a Spanned<String>, Vec<String>)>,
+    report: &mut impl FnMut(Range<usize>, String),
+) -> Option<GlobSetBuilder> {
     let mut set = GlobSetBuilder::new();
     let mut ok = true;
     for (spanned, variants) in patterns {
@@ -45,16 +69,7 @@ fn compile_set<'a>(
             }
         }
     }
-    if !ok {
-        return None;
-    }
-    match set.build() {
-        Ok(s) => Some(s),
-        Err(e) => {
-            report(0..0, format!("cannot build glob set: {e}"));
-            None
-        }
-    }
+    ok.then_some(set)
 }
 
 /// Branch patterns: short names (`main`, `release/*`) match `refs/heads/…`;
@@ -117,13 +132,28 @@ impl BranchSet {
 /// Path patterns, matched against repository-relative paths (raw bytes).
 #[derive(Debug, Clone)]
 pub struct PathSet {
-    set: GlobSet,
+    set: OnceLock<GlobSet>,
+    /// The parsed globs of a set whose matcher is built on first use.
+    pending: Option<GlobSetBuilder>,
 }
 
 impl PathSet {
     /// Compiles path globs; a pattern without `/` also matches at any depth.
     pub(crate) fn compile(
         list: &[Spanned<String>],
+        report: &mut impl FnMut(Range<usize>, String),
+    ) -> Option<PathSet> {
+        Self::compile_as(list, false, report)
+    }
+
+    /// [`PathSet::compile`], where `trusted` (the globs of a builtin pack,
+    /// which the test suite builds) only parses them now and builds the
+    /// matcher the first time a path is matched: a hook builds only the sets
+    /// it uses. A user's globs are always built at load, so a set too large
+    /// to build is refused there with the others' problems.
+    pub(crate) fn compile_as(
+        list: &[Spanned<String>],
+        trusted: bool,
         report: &mut impl FnMut(Range<usize>, String),
     ) -> Option<PathSet> {
         let variants = list.iter().map(|p| {
@@ -145,12 +175,40 @@ impl PathSet {
             }
             (p, v)
         });
-        compile_set(variants, report).map(|set| PathSet { set })
+        let builder = parse_set(variants, report)?;
+        if trusted {
+            return Some(PathSet {
+                set: OnceLock::new(),
+                pending: Some(builder),
+            });
+        }
+        let set = build_set(&builder, report)?;
+        Some(PathSet {
+            set: OnceLock::from(set),
+            pending: None,
+        })
+    }
+
+    /// Whether the set's matcher builds (for the test that every builtin
+    /// one does).
+    #[cfg(test)]
+    pub(crate) fn builds(&self) -> bool {
+        self.set.get().is_some() || self.pending.as_ref().is_some_and(|b| b.build().is_ok())
     }
 
     /// Whether a path matches.
     pub fn matches(&self, path: &[u8]) -> bool {
         self.set
+            .get_or_init(|| {
+                // Only a builtin pack's set is pending. Building the same
+                // globs gives the same result every time, and the test suite
+                // builds every builtin set (`every_builtin_glob_set_builds`),
+                // so this cannot fail for them.
+                self.pending
+                    .as_ref()
+                    .and_then(|b| b.build().ok())
+                    .unwrap_or_else(GlobSet::empty)
+            })
             .is_match_candidate(&Candidate::new(std::ffi::OsStr::from_bytes(path)))
     }
 }

@@ -134,7 +134,10 @@ impl Loader {
         let mut constraints = parsed.constraints;
         for (file, text) in parts {
             let part = Source::new(format!("{}/{file}", src.name), *text);
-            let p = parse_source(&part, &mut self.diags);
+            let p = match precompiled_part(&part) {
+                Some(p) => p,
+                None => parse_source(&part, &mut self.diags),
+            };
             if !p.extends.is_empty()
                 || p.settings.is_some()
                 || p.overrides.is_some()
@@ -251,6 +254,46 @@ fn parse_source(src: &Source, all: &mut Vec<Diagnostic>) -> Parsed {
     // Entries are visited kind by kind; report in file order.
     diags.sort_by_key(|d: &Diagnostic| d.span.start);
     all.extend(diags);
+    out
+}
+
+/// A builtin family file from the code `build.rs` generated for it: the
+/// entries that parsing `part` would give, compiled the same way, without
+/// parsing its TOML. `None` (parse it) for a file that has no generated code,
+/// or when compiling reports anything, so every problem is reported by the
+/// parser with its position as usual.
+fn precompiled_part(part: &Source) -> Option<Parsed> {
+    let (pack, _) = part.name.strip_prefix("builtin:")?.split_once('/')?;
+    let raws = super::packs::precompiled_family(&part.text)?;
+    let mut failed = false;
+    let mut report = |_: Range<usize>, _: String| failed = true;
+    let origin = format!("builtin:{pack}");
+    let constraints: Vec<Constraint> = raws
+        .into_iter()
+        .filter_map(|raw| compile(RawConstraint::Secret(raw), &origin, true, &mut report))
+        .collect();
+    (!failed).then(|| Parsed {
+        constraints,
+        ..Parsed::default()
+    })
+}
+
+/// The raw `[[secret]]` entries of a family file as the parser reads them
+/// (for the test that the generated code builds the same).
+#[cfg(test)]
+pub(super) fn parsed_family(text: &str) -> Vec<RawSecret> {
+    let (root, errors) = DeTable::parse_recoverable(text);
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut out = Vec::new();
+    for (key, value) in root.into_inner() {
+        assert_eq!(&**key.get_ref(), "secret");
+        let DeValue::Array(items) = value.into_inner() else {
+            panic!("`secret` is an array of tables")
+        };
+        for item in items {
+            out.push(de::<RawSecret>(item).expect("a valid secret entry"));
+        }
+    }
     out
 }
 
@@ -613,7 +656,7 @@ fn compile(
             let paths = if c.paths.is_empty() {
                 Some(None)
             } else {
-                PathSet::compile(&c.paths, &mut fail).map(Some)
+                PathSet::compile_as(&c.paths, trusted, &mut fail).map(Some)
             };
             paths.map(|paths| Kind::MaxFileSize {
                 bytes: *c.bytes.get_ref(),
@@ -624,7 +667,7 @@ fn compile(
             if c.paths.get_ref().is_empty() {
                 fail(c.paths.span(), "`paths` must list at least one glob".into());
             }
-            PathSet::compile(c.paths.get_ref(), &mut fail)
+            PathSet::compile_as(c.paths.get_ref(), trusted, &mut fail)
                 .map(|paths| Kind::ForbiddenPath { paths })
         }
         RawConstraint::PolicyChange(c) => {
@@ -853,12 +896,12 @@ pub(super) fn compile_secret(
     let paths = if c.paths.is_empty() {
         Some(None)
     } else {
-        PathSet::compile(&c.paths, fail).map(Some)
+        PathSet::compile_as(&c.paths, trusted, fail).map(Some)
     };
     let exclude = if c.exclude_paths.is_empty() {
         Some(None)
     } else {
-        PathSet::compile(&c.exclude_paths, fail).map(Some)
+        PathSet::compile_as(&c.exclude_paths, trusted, fail).map(Some)
     };
     for k in &c.keywords {
         if k.get_ref().is_empty() {

@@ -14,6 +14,16 @@ mod families {
 pub use families::SECRET_CASES;
 pub use families::SECRET_FAMILIES;
 
+/// The raw `[[secret]]` entries of the family file of [`SECRET_FAMILIES`]
+/// whose text is `text`, built by code `build.rs` generated from it (the same
+/// values and spans as parsing it), or `None` when it must be parsed.
+pub(super) fn precompiled_family(text: &str) -> Option<Vec<super::model::RawSecret>> {
+    let i = SECRET_FAMILIES
+        .iter()
+        .position(|(_, t)| std::ptr::eq(*t, text) || *t == text)?;
+    families::precompiled::family(i)
+}
+
 /// Every builtin pack: name and TOML text (the pack's main file).
 pub const BUILTIN_PACKS: &[(&str, &str)] = &[
     (

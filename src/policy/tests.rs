@@ -1163,3 +1163,58 @@ fn rule_list_counts_distinct_services() {
     assert!(text.contains(&format!("{} distinct services", list.service_count)));
     assert!(text.contains("github-token") && text.contains("[checksum: github-crc32]"));
 }
+
+#[test]
+fn every_family_has_generated_code_equal_to_parsing_it() {
+    // `build.rs` turns each family file into code that builds its raw
+    // entries; the loader uses that code instead of parsing the TOML. It
+    // must build exactly what parsing builds, spans included, and no family
+    // may silently lose it (the hook would parse the file again).
+    for (file, text) in SECRET_FAMILIES {
+        let generated = super::packs::precompiled_family(text)
+            .unwrap_or_else(|| panic!("{file}: build.rs generated no code for it"));
+        let parsed = super::load::parsed_family(text);
+        assert!(!parsed.is_empty(), "{file}");
+        assert_eq!(generated.len(), parsed.len(), "{file}");
+        for (g, p) in generated.iter().zip(&parsed) {
+            assert_eq!(format!("{g:?}"), format!("{p:?}"), "{file}");
+        }
+    }
+    // A text that is not one of the files has none.
+    assert!(super::packs::precompiled_family("[[secret]]\nid = \"x\"\nregex = \"x\"\n").is_none());
+}
+
+#[test]
+fn a_builtin_family_problem_is_still_reported_where_it_is() {
+    // Under another name the same family text is parsed, so a bad entry
+    // pasted into a user's policy gets the parser's position.
+    let (file, text) = SECRET_FAMILIES[0];
+    let bad = format!("{text}\n[[secret]]\nid = \"broken-rule\"\nregex = '''(unclosed'''\n");
+    let (msg, (line, _)) = one_problem(&bad);
+    assert!(msg.contains("invalid regex"), "{file}: {msg}");
+    assert_eq!(line, bad.lines().count(), "{file}");
+}
+
+#[test]
+fn every_builtin_glob_set_builds() {
+    // Builtin path sets build their matcher on first use; the same globs
+    // always build the same way, so building each one here proves none can
+    // fail in a hook.
+    let mut sets = 0;
+    for (name, _) in BUILTIN_PACKS {
+        let p = ok(&format!("extends = [\"builtin:{name}\"]\n"));
+        for c in &p.constraints {
+            let list: Vec<&glob::PathSet> = match &c.kind {
+                Kind::Secret(s) => s.paths.iter().chain(&s.exclude_paths).collect(),
+                Kind::MaxFileSize { paths, .. } => paths.iter().collect(),
+                Kind::ForbiddenPath { paths } => vec![paths],
+                _ => Vec::new(),
+            };
+            for set in list {
+                assert!(set.builds(), "{name}: {}", c.id);
+                sets += 1;
+            }
+        }
+    }
+    assert!(sets >= 5, "{sets}");
+}
