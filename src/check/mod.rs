@@ -17,6 +17,7 @@ pub mod content;
 mod fingerprint;
 mod forbidden_path;
 mod force_push;
+mod keywords;
 mod max_file_size;
 mod policy_change;
 mod protected_branch;

@@ -1,16 +1,18 @@
 //! `[[secret]]`: secret patterns in added lines. Scope: path and the sha256
 //! of the matched secret (never the secret itself).
 //!
-//! One Aho-Corasick pass over each chunk of added text finds the keywords of
-//! every secret constraint at once; only constraints whose keyword occurs
-//! (or that have no keywords) run their regex. There is no per-rule pass
-//! over the data.
+//! One pass over each chunk of added text finds the keywords of every secret
+//! constraint at once (a pair index on a typical commit, an Aho-Corasick DFA
+//! once the change is large); only constraints whose keyword occurs (or that
+//! have no keywords) run their regex. There is no per-rule pass over the
+//! data.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
+use super::keywords::KeywordIndex;
 use super::{display_path, finding, AddedChunk, ContentChange, Findings, Location};
 use crate::detect::KnownPublic;
 use crate::policy::{Constraint, Kind, Policy, SecretSpec, Severity};
@@ -18,9 +20,9 @@ use crate::policy::{Constraint, Kind, Policy, SecretSpec, Severity};
 /// The secret constraints of a policy with their shared keyword prefilter.
 pub struct Matcher<'p> {
     rules: Vec<(&'p Constraint, &'p SecretSpec)>,
-    /// The keyword automaton as an NFA: cheap to build, used while little
-    /// text has been scanned (a typical commit).
-    keywords: Option<AhoCorasick>,
+    /// The keyword index: nearly free to build, used while little text has
+    /// been scanned (a typical commit).
+    keywords: KeywordIndex,
     /// The same keywords as a DFA, built once the scanned text passes
     /// `DFA_AFTER` bytes.
     keywords_dfa: OnceLock<Option<AhoCorasick>>,
@@ -60,7 +62,7 @@ impl<'p> Matcher<'p> {
                 keyword_rules[j].push(i);
             }
         }
-        let keywords = build_keywords(&patterns, AhoCorasickKind::ContiguousNFA);
+        let keywords = KeywordIndex::new(&patterns);
         Matcher {
             rules,
             keywords,
@@ -72,20 +74,19 @@ impl<'p> Matcher<'p> {
         }
     }
 
-    /// The keyword automaton for the next `len` bytes. Every added byte goes
-    /// through it, and a DFA's one table lookup per byte is several times
-    /// faster than an NFA's failure transitions; but building the DFA costs
-    /// about a millisecond, more than a typical commit takes to scan. So the
-    /// DFA is built only once the change turns out to be large.
-    fn keywords_for(&self, len: usize) -> Option<&AhoCorasick> {
+    /// The keyword DFA for the next `len` bytes, or `None` for the index.
+    /// Every added byte goes through one of them, and a DFA's one table
+    /// lookup per byte is faster than the index's; but building the DFA
+    /// costs several milliseconds, more than a typical commit takes to scan.
+    /// So the DFA is built only once the change turns out to be large.
+    fn keywords_dfa(&self, len: usize) -> Option<&AhoCorasick> {
         let before = self.scanned.fetch_add(len, Ordering::Relaxed);
         if before.saturating_add(len) < DFA_AFTER {
-            return self.keywords.as_ref();
+            return None;
         }
         self.keywords_dfa
             .get_or_init(|| build_keywords(&self.patterns, AhoCorasickKind::DFA))
             .as_ref()
-            .or(self.keywords.as_ref())
     }
 
     /// Runs every applicable secret constraint over the change's added lines.
@@ -103,18 +104,26 @@ impl<'p> Matcher<'p> {
                 active[i] = true;
                 remaining -= 1;
             }
-            if let Some(ac) = self.keywords_for(chunk.text.len()) {
-                for m in ac.find_overlapping_iter(chunk.text) {
-                    for &i in &self.keyword_rules[m.pattern().as_usize()] {
-                        if !active[i] {
-                            active[i] = true;
-                            remaining -= 1;
-                        }
-                    }
-                    if remaining == 0 {
-                        break;
+            let any_left = remaining > 0;
+            let mut found = |k: usize| {
+                for &i in &self.keyword_rules[k] {
+                    if !active[i] {
+                        active[i] = true;
+                        remaining -= 1;
                     }
                 }
+                remaining > 0
+            };
+            match self.keywords_dfa(chunk.text.len()) {
+                Some(ac) => {
+                    for m in ac.find_overlapping_iter(chunk.text) {
+                        if !found(m.pattern().as_usize()) {
+                            break;
+                        }
+                    }
+                }
+                None if any_left => self.keywords.each_present(chunk.text, found),
+                None => {}
             }
             for (i, (c, spec)) in self.rules.iter().enumerate() {
                 if !active[i] {

@@ -89,8 +89,11 @@ pub fn run(ctx: &Ctx, args: HookArgs) -> anyhow::Result<Outcome> {
         // be written stays pending and the next run writes it.
         return Ok(Outcome::Pass);
     }
-    let policy = ctx.policy(Some(&repo))?;
-    let engine = Engine::new(&policy);
+    // The hook process ends right after this run: the policy (hundreds of
+    // rules, their regexes and globs) is never freed, which would cost more
+    // than a typical commit's scan.
+    let policy: &'static _ = Box::leak(Box::new(ctx.policy(Some(&repo))?));
+    let engine = Engine::new(policy);
     let event = match args.name {
         HookName::PostCommit | HookName::PreReceive => unreachable!("returned above"),
         HookName::PreCommit => Event::Staged,

@@ -737,3 +737,87 @@ fn a_non_executable_existing_hook_stays_disabled_after_install() {
         .stderr_lacks("cannot run the chained hook");
     assert_ne!(repo.head(), before, "the commit was made");
 }
+
+#[test]
+fn the_post_commit_shim_starts_tollgate_only_when_a_record_waits() {
+    let repo = Repo::installed();
+    // A wrapper in place of the binary the shims name logs every start.
+    let hooks = repo.git_dir().join("hooks");
+    let log = repo.tmp.path().join("starts.log");
+    let wrapper = repo.tmp.path().join("tollgate-wrapper");
+    let shim = fs::read_to_string(hooks.join("post-commit")).unwrap();
+    let real = shim
+        .lines()
+        .find_map(|l| l.strip_prefix("tollgate_bin='"))
+        .and_then(|l| l.strip_suffix('\''))
+        .expect("the shim names its binary")
+        .to_string();
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$*\" >>'{}'\nexec '{real}' \"$@\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    for name in ["pre-commit", "post-commit"] {
+        let text = fs::read_to_string(hooks.join(name)).unwrap();
+        let text = text.replace(&real, &wrapper.display().to_string());
+        fs::write(hooks.join(name), text).unwrap();
+    }
+    let starts = || fs::read_to_string(&log).unwrap_or_default();
+
+    repo.write("a.txt", "one\n");
+    repo.commit_all("nothing waits");
+    assert!(starts().contains("hook pre-commit"), "{}", starts());
+    assert!(!starts().contains("hook post-commit"), "{}", starts());
+
+    // A commit passed by an override token leaves its audit record
+    // pending for post-commit: the shim hands over and the record is
+    // written onto the new commit.
+    repo.signing_key("author");
+    repo.write("cfg.py", aws_line());
+    repo.git(&["add", "cfg.py"]).success();
+    repo.git(&["commit", "-qm", "secret"]).code(1);
+    let token = common::mint(&repo, "B1", &[], &[]);
+    fs::write(log.as_path(), "").unwrap();
+    repo.git_env(
+        &["commit", "-qm", "with token"],
+        &[("TOLLGATE_TOKEN", &token)],
+    )
+    .success();
+    assert!(starts().contains("hook post-commit"), "{}", starts());
+    let head = repo.head().expect("the commit was made");
+    assert_eq!(repo.records(&head).len(), 1);
+
+    // An earlier post-commit hook kept by install: always handed over.
+    fs::write(log.as_path(), "").unwrap();
+    let marker = repo.tmp.path().join("chained-ran");
+    fs::write(
+        hooks.join("post-commit.tollgate-chained"),
+        format!("#!/bin/sh\ntouch '{}'\n", marker.display()),
+    )
+    .unwrap();
+    fs::set_permissions(
+        hooks.join("post-commit.tollgate-chained"),
+        fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    repo.write("a.txt", "three\n");
+    repo.git(&["commit", "-qam", "a hook is chained"]).success();
+    assert!(starts().contains("hook post-commit"), "{}", starts());
+    assert!(marker.exists(), "the chained post-commit hook ran");
+
+    // In a linked worktree (git sets GIT_DIR) tollgate always decides.
+    fs::remove_file(hooks.join("post-commit.tollgate-chained")).unwrap();
+    fs::write(log.as_path(), "").unwrap();
+    let wt = repo.tmp.path().join("wt");
+    repo.git(&["worktree", "add", "-q", "-b", "side", wt.to_str().unwrap()])
+        .success();
+    fs::write(wt.join("b.txt"), "b\n").unwrap();
+    repo.run_in(&wt, "git", ["add", "b.txt"]).success();
+    repo.run_in(&wt, "git", ["commit", "-qm", "in a worktree"])
+        .success();
+    assert!(starts().contains("hook post-commit"), "{}", starts());
+}
