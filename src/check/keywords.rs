@@ -34,7 +34,7 @@ fn lower(b: u8) -> u8 {
 }
 
 fn pair(a: u8, b: u8) -> u16 {
-    u16::from(lower(a)) << 8 | u16::from(lower(b))
+    (u16::from(lower(a)) << 8) | u16::from(lower(b))
 }
 
 impl KeywordIndex {
@@ -71,42 +71,58 @@ impl KeywordIndex {
 
     /// Calls `found` with the id of every keyword that occurs in `text`, each
     /// at most once, until `found` returns `false`.
+    ///
+    /// A pair whose keywords have all been found is switched off for the
+    /// rest of the text, so a pair that occurs everywhere (`to`, `se`) costs
+    /// its comparisons only until its keywords are seen.
     pub(super) fn each_present(&self, text: &[u8], mut found: impl FnMut(usize) -> bool) {
         let mut seen = vec![false; self.keywords.len()];
-        let mut report = |id: u32| -> bool {
-            let id = id as usize;
-            if std::mem::replace(&mut seen[id], true) {
-                return true;
-            }
-            found(id)
-        };
-        if !self.single.is_empty() {
-            for (b, id) in &self.single {
-                if memchr::memchr2(*b, b.to_ascii_uppercase(), text).is_some() && !report(*id) {
-                    return;
-                }
+        for (b, id) in &self.single {
+            if memchr::memchr2(*b, b.to_ascii_uppercase(), text).is_some()
+                && !std::mem::replace(&mut seen[*id as usize], true)
+                && !found(*id as usize)
+            {
+                return;
             }
         }
-        if self.by_pair.is_empty() {
+        if self.by_pair.is_empty() || text.len() < 2 {
             return;
         }
-        for i in 0..text.len().saturating_sub(1) {
-            let p = pair(text[i], text[i + 1]);
-            if self.pairs[usize::from(p) / 64] & (1 << (p % 64)) == 0 {
+        let mut pairs = self.pairs.clone();
+        let mut prev = lower(text[0]);
+        for i in 1..text.len() {
+            let next = lower(text[i]);
+            let p = (u16::from(prev) << 8) | u16::from(next);
+            prev = next;
+            let (word, bit) = (usize::from(p) / 64, 1u64 << (p % 64));
+            if pairs[word] & bit == 0 {
                 continue;
             }
+            // The keyword would start at `i - 1`.
+            let at = i - 1;
             let start = self.by_pair.partition_point(|(q, _)| *q < p);
+            let mut left = false;
             for &(q, id) in &self.by_pair[start..] {
                 if q != p {
                     break;
                 }
-                let k = &self.keywords[id as usize];
-                if text.len() - i >= k.len()
-                    && text[i + 2..i + k.len()].eq_ignore_ascii_case(&k[2..])
-                    && !report(id)
-                {
-                    return;
+                if seen[id as usize] {
+                    continue;
                 }
+                let k = &self.keywords[id as usize];
+                if text.len() - at >= k.len()
+                    && text[at + 2..at + k.len()].eq_ignore_ascii_case(&k[2..])
+                {
+                    seen[id as usize] = true;
+                    if !found(id as usize) {
+                        return;
+                    }
+                } else {
+                    left = true;
+                }
+            }
+            if !left {
+                pairs[word] &= !bit;
             }
         }
     }

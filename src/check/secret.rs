@@ -23,9 +23,10 @@ pub struct Matcher<'p> {
     /// The keyword index: nearly free to build, used while little text has
     /// been scanned (a typical commit).
     keywords: KeywordIndex,
-    /// The same keywords as a DFA, built once the scanned text passes
-    /// `DFA_AFTER` bytes.
-    keywords_dfa: OnceLock<Option<AhoCorasick>>,
+    /// The keywords of two bytes or more as a DFA, built once the scanned
+    /// text passes `DFA_AFTER` bytes: (automaton, keyword of each of its
+    /// patterns).
+    keywords_dfa: OnceLock<Option<(AhoCorasick, Vec<usize>)>>,
     patterns: Vec<String>,
     scanned: AtomicUsize,
     /// For each keyword pattern, the rules that list it.
@@ -79,13 +80,26 @@ impl<'p> Matcher<'p> {
     /// lookup per byte is faster than the index's; but building the DFA
     /// costs several milliseconds, more than a typical commit takes to scan.
     /// So the DFA is built only once the change turns out to be large.
-    fn keywords_dfa(&self, len: usize) -> Option<&AhoCorasick> {
+    ///
+    /// One-byte keywords (`:`) stay out of the DFA: they would match every
+    /// few bytes of ordinary text, and each match costs far more than the
+    /// byte. A `memchr` per chunk finds them.
+    fn keywords_dfa(&self, len: usize) -> Option<&(AhoCorasick, Vec<usize>)> {
         let before = self.scanned.fetch_add(len, Ordering::Relaxed);
         if before.saturating_add(len) < DFA_AFTER {
             return None;
         }
         self.keywords_dfa
-            .get_or_init(|| build_keywords(&self.patterns, AhoCorasickKind::DFA))
+            .get_or_init(|| {
+                let (ids, long): (Vec<usize>, Vec<&str>) = self
+                    .patterns
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, k)| k.len() >= 2)
+                    .map(|(i, k)| (i, k.as_str()))
+                    .unzip();
+                build_keywords(&long, AhoCorasickKind::DFA).map(|ac| (ac, ids))
+            })
             .as_ref()
     }
 
@@ -115,10 +129,30 @@ impl<'p> Matcher<'p> {
                 remaining > 0
             };
             match self.keywords_dfa(chunk.text.len()) {
-                Some(ac) => {
-                    for m in ac.find_overlapping_iter(chunk.text) {
-                        if !found(m.pattern().as_usize()) {
-                            break;
+                Some((ac, ids)) => {
+                    let mut more = true;
+                    for (k, p) in self.patterns.iter().enumerate() {
+                        if let &[b] = p.as_bytes() {
+                            if memchr::memchr2(b, b.to_ascii_uppercase(), chunk.text).is_some() {
+                                more = found(k);
+                                if !more {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    // Each keyword counts once: its later matches cost only
+                    // this check.
+                    let mut seen = vec![false; ids.len()];
+                    if more {
+                        for m in ac.find_overlapping_iter(chunk.text) {
+                            let p = m.pattern().as_usize();
+                            if std::mem::replace(&mut seen[p], true) {
+                                continue;
+                            }
+                            if !found(ids[p]) {
+                                break;
+                            }
                         }
                     }
                 }

@@ -16,9 +16,10 @@ use std::ops::Range;
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 
-use git2::{DiffOptions, Oid, Patch, Repository};
+use git2::{Oid, Repository};
+use imara_diff::{Algorithm, Diff, InternedInput};
 
-use super::{Context, GitError};
+use super::GitError;
 use crate::check::content::{self, Form};
 use crate::check::{AddedChunk, ContentChange, RunAt};
 
@@ -108,37 +109,30 @@ fn as_text(old: &[u8]) -> Cow<'_, [u8]> {
 type AddedLines = Vec<(u32, Cow<'static, [u8]>)>;
 
 fn diff_lines(old: &[u8], new: &[u8]) -> Result<AddedLines, GitError> {
-    let mut opts = DiffOptions::new();
-    opts.context_lines(0).force_text(true);
-    let patch = Patch::from_buffers(old, None, new, None, Some(&mut opts))
-        .ctx(|| "cannot diff blobs".into())?;
-    let mut out: Vec<(u32, Vec<u8>)> = Vec::new();
-    for h in 0..patch.num_hunks() {
-        let n = patch
-            .num_lines_in_hunk(h)
-            .ctx(|| "cannot read a diff hunk".into())?;
-        let mut last: Option<u32> = None;
-        for l in 0..n {
-            let line = patch
-                .line_in_hunk(h, l)
-                .ctx(|| "cannot read a diff line".into())?;
-            if line.origin() != '+' {
-                last = None;
-                continue;
-            }
-            let Some(no) = line.new_lineno() else {
-                continue;
-            };
-            match (last, out.last_mut()) {
-                (Some(prev), Some((_, text))) if prev + 1 == no => {
-                    text.extend_from_slice(line.content())
-                }
-                _ => out.push((no, line.content().to_vec())),
-            }
-            last = Some(no);
-        }
+    // Lines keep their terminators, as git compares them: a line that only
+    // gained or lost its newline (or `\r`) is changed.
+    let input = InternedInput::new(old, new);
+    let diff = Diff::compute(Algorithm::Histogram, &input);
+    // Where each line of `new` starts; its added runs are slices of it.
+    let mut starts = Vec::with_capacity(input.after.len() + 1);
+    let mut at = 0usize;
+    for t in &input.after {
+        starts.push(at);
+        at += input.interner[*t].len();
     }
-    Ok(out.into_iter().map(|(l, t)| (l, Cow::Owned(t))).collect())
+    starts.push(at);
+    let mut out: AddedLines = Vec::new();
+    for h in diff.hunks() {
+        if h.after.is_empty() {
+            continue;
+        }
+        let (a, b) = (h.after.start as usize, h.after.end as usize);
+        out.push((
+            h.after.start + 1,
+            Cow::Owned(new[starts[a]..starts[b]].to_vec()),
+        ));
+    }
+    Ok(out)
 }
 
 /// A blob's byte stream: `git cat-file blob`'s stdout. (libgit2's ODB

@@ -133,11 +133,12 @@ impl Loader {
         // A pack's family files hold only `[[secret]]` tables.
         let mut constraints = parsed.constraints;
         for (file, text) in parts {
+            if let Some(p) = precompiled_part(&src.name, text) {
+                constraints.extend(p.constraints);
+                continue;
+            }
             let part = Source::new(format!("{}/{file}", src.name), *text);
-            let p = match precompiled_part(&part) {
-                Some(p) => p,
-                None => parse_source(&part, &mut self.diags),
-            };
+            let p = parse_source(&part, &mut self.diags);
             if !p.extends.is_empty()
                 || p.settings.is_some()
                 || p.overrides.is_some()
@@ -156,10 +157,19 @@ impl Loader {
             constraints.extend(p.constraints);
         }
         // A constraint with the id of one from a pack replaces it in place.
+        let mut at: std::collections::HashMap<String, usize> = self
+            .constraints
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.clone(), i))
+            .collect();
         for c in constraints {
-            match self.constraints.iter_mut().find(|e| e.id == c.id) {
-                Some(existing) => *existing = c,
-                None => self.constraints.push(c),
+            match at.get(&c.id) {
+                Some(&i) => self.constraints[i] = c,
+                None => {
+                    at.insert(c.id.clone(), self.constraints.len());
+                    self.constraints.push(c);
+                }
             }
         }
     }
@@ -257,14 +267,14 @@ fn parse_source(src: &Source, all: &mut Vec<Diagnostic>) -> Parsed {
     out
 }
 
-/// A builtin family file from the code `build.rs` generated for it: the
-/// entries that parsing `part` would give, compiled the same way, without
+/// A family file of builtin pack `pack` from the code `build.rs` generated
+/// for it: the entries that parsing it would give, compiled the same way, without
 /// parsing its TOML. `None` (parse it) for a file that has no generated code,
 /// or when compiling reports anything, so every problem is reported by the
 /// parser with its position as usual.
-fn precompiled_part(part: &Source) -> Option<Parsed> {
-    let (pack, _) = part.name.strip_prefix("builtin:")?.split_once('/')?;
-    let raws = super::packs::precompiled_family(&part.text)?;
+fn precompiled_part(pack: &str, text: &str) -> Option<Parsed> {
+    let pack = pack.strip_prefix("builtin:")?;
+    let raws = super::packs::precompiled_family(text)?;
     let mut failed = false;
     let mut report = |_: Range<usize>, _: String| failed = true;
     let origin = format!("builtin:{pack}");
