@@ -1,16 +1,17 @@
 //! A cache for the audit trail's hot paths, so that years of records do
 //! not make every push read every note.
 //!
-//! Two entries under `.git/tollgate/index/`, each keyed by the notes commit
-//! it describes:
+//! One entry under `.git/tollgate/index/`, keyed by the notes commit it
+//! describes: **token uses**, how many record lines (on the commit they
+//! name) carry each token id, which the pre-push hook's single-use check
+//! needs for the whole trail. When the notes moved, only the notes whose
+//! blobs differ between the cached commit and the tip are read
+//! (`Repo::notes_diff`), so one new record costs one note, not a hundred
+//! thousand.
 //!
-//! - **token uses**: how many record lines (on the commit they name) carry
-//!   each token id, which the single-use check needs for the whole trail.
-//!   When the notes moved, only the notes whose blobs differ between the
-//!   cached commit and the tip are read (`Repo::notes_diff`), so one new
-//!   record costs one note, not a hundred thousand.
-//! - **complete history**: the last notes commit whose history was walked
-//!   and found to have lost no record; the next walk starts there.
+//! `verify` uses no cache: the agent can edit anything under `.git/`, and
+//! a cache that named a notes commit "already checked" would let it hide a
+//! deleted record.
 //!
 //! It is a cache, never trusted more than the notes: a missing, unreadable,
 //! foreign or inconsistent file is rebuilt from the notes, a write that
@@ -24,11 +25,9 @@ use git2::Oid;
 use sha2::{Digest, Sha256};
 
 use super::record::parse_line;
-use super::trail::{self, DeletedRecord};
 use crate::git::{GitError, Repo};
 
 const USES_HEADER: &str = "tollgate token-uses v1";
-const HISTORY_HEADER: &str = "tollgate complete-history v1";
 
 /// Token uses over `notes_ref` (see the module docs): token id → number of
 /// record lines carrying it on the commit they name.
@@ -52,28 +51,6 @@ pub fn token_uses(repo: &Repo, notes_ref: &str) -> Result<HashMap<String, usize>
     }
     write(&path, &render_uses(tip, &uses));
     Ok(uses)
-}
-
-/// The records the history of `notes_ref` lost (see
-/// [`trail::deleted_records`]), walking only the notes commits after the
-/// last one found complete.
-pub fn deleted_records(repo: &Repo, notes_ref: &str) -> Result<Vec<DeletedRecord>, GitError> {
-    let Some(tip) = repo.ref_target(notes_ref) else {
-        return Ok(Vec::new());
-    };
-    let path = cache_path(repo, "complete-history", notes_ref);
-    let since = std::fs::read_to_string(&path).ok().and_then(|text| {
-        let oid = Oid::from_str(text.strip_prefix(HISTORY_HEADER)?.trim()).ok()?;
-        (oid == tip || repo.raw().graph_descendant_of(tip, oid).unwrap_or(false)).then_some(oid)
-    });
-    if since == Some(tip) {
-        return Ok(Vec::new());
-    }
-    let deleted = trail::deleted_records_since(repo, tip, since)?;
-    if deleted.is_empty() {
-        write(&path, &format!("{HISTORY_HEADER} {tip}\n"));
-    }
-    Ok(deleted)
 }
 
 /// Applies the notes that differ between `from` and `to`; false when the

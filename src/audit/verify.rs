@@ -311,26 +311,65 @@ pub fn over_budget(policy: &Policy, weekly: &HashMap<(String, String), usize>) -
     over
 }
 
-/// Counts token ids over the record lines in `notes` that sit on the commit
-/// they name. Unparseable lines and copies on another commit are skipped
-/// (they are invalid for their own reasons, and a copy must not discredit
-/// the original).
+/// Counts token ids (and two-key approval digests) over the record lines
+/// in `notes` that sit on the commit they name, for every id that more
+/// than one line carries: an id left out is used at most once, which is
+/// all the single-use check asks. Unparseable lines and copies on another
+/// commit are not counted (they are invalid for their own reasons, and a
+/// copy must not discredit the original).
+///
+/// Only the lines that could be a reuse are parsed. A line that parses as
+/// a record is its canonical JSON (`parse_line` refuses any other form),
+/// so it holds `"token_id":"<id>"` verbatim: a token id found in one line
+/// only is used at most once, and a trail of distinct tokens costs a
+/// substring search per line, not a parse and a re-serialisation.
+/// Two-key lines are always parsed (their approval digest is not in the
+/// text).
 pub fn token_uses(notes: &[(String, String)], shapes: Shapes<'_>) -> HashMap<String, usize> {
-    let mut uses = HashMap::new();
+    const KEY: &str = "\"token_id\":\"";
+    let mut candidates: HashMap<&str, Vec<(&String, &str)>> = HashMap::new();
+    let mut uses: HashMap<String, usize> = HashMap::new();
     for (commit, text) in notes {
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            if let Ok(r) = parse_line(line) {
-                if belongs(&r, commit, shapes) {
-                    *uses.entry(r.token_id.clone()).or_insert(0) += 1;
-                    // A two-key approval is single-use too, whatever token
-                    // it was turned into.
-                    if let Some(p) = &r.two_key {
+            // Every occurrence, so that text before the real key cannot
+            // hide it.
+            let mut ids = Vec::new();
+            let mut rest = line;
+            while let Some(at) = rest.find(KEY) {
+                rest = &rest[at + KEY.len()..];
+                ids.push(&rest[..rest.find('"').unwrap_or(rest.len())]);
+            }
+            ids.sort_unstable();
+            ids.dedup();
+            for id in ids {
+                candidates.entry(id).or_default().push((commit, line));
+            }
+            if line.contains("\"two_key\"") {
+                if let Ok(r) = parse_line(line) {
+                    if let Some(p) = r.two_key.as_ref().filter(|_| belongs(&r, commit, shapes)) {
+                        // A two-key approval is single-use too, whatever
+                        // token it was turned into.
                         *uses.entry(approval::digest(&p.approval)).or_insert(0) += 1;
                     }
                 }
             }
         }
     }
+    for (id, lines) in candidates {
+        if lines.len() < 2 {
+            continue;
+        }
+        let n = lines
+            .iter()
+            .filter(|(commit, line)| {
+                parse_line(line).is_ok_and(|r| r.token_id == id && belongs(&r, commit, shapes))
+            })
+            .count();
+        if n > 0 {
+            *uses.entry(id.to_string()).or_insert(0) += n;
+        }
+    }
+    uses.retain(|_, n| *n > 1);
     uses
 }
 
@@ -630,6 +669,35 @@ mod tests {
     }
 
     #[test]
+    fn a_token_on_two_records_is_counted_and_both_are_invalid() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let (signers, r) = signed(dir.path(), |_| {});
+        let (_, r2) = signed(dir.path(), |r| r.reason = "another use".into());
+        assert_eq!(r.token_id, r2.token_id);
+        let (a, b) = (r.to_line().unwrap(), r2.to_line().unwrap());
+        // Unrelated lines, one quoting the key in its reason, change nothing.
+        let noise = "{\"reason\":\"\\\"token_id\\\":\\\"x\"}";
+        let notes = vec![(r.commit.clone(), format!("{a}\n{noise}\n{b}\n"))];
+        let uses = token_uses(&notes, &no_shapes);
+        assert_eq!(uses.get(&r.token_id), Some(&2));
+        let j = run(&policy("token", ""), &signers, &r);
+        assert!(j.passed(), "alone, the record is valid");
+        let j = judge(
+            &policy("token", ""),
+            &signers,
+            vec![blocker(&r, OverrideMode::Token)],
+            &notes,
+            &uses,
+            &no_shapes,
+        );
+        assert!(
+            matches!(&j.records[0].status, RecordStatus::Invalid(w) if w.contains("more than one record")),
+            "{:?}",
+            j.records[0].status
+        );
+    }
+
+    #[test]
     fn a_record_on_another_commit_is_invalid_and_does_not_discredit_the_original() {
         let dir = tempfile::TempDir::new().unwrap();
         let (signers, r) = signed(dir.path(), |_| {});
@@ -637,7 +705,8 @@ mod tests {
         let other = "e".repeat(40);
         let notes = vec![(r.commit.clone(), line.clone()), (other.clone(), line)];
         let uses = token_uses(&notes, &no_shapes);
-        assert_eq!(uses.get(&r.token_id), Some(&1));
+        // Used once: left out of the counts (only reuses are counted).
+        assert_eq!(uses.get(&r.token_id), None);
         let j = judge(
             &policy("token", ""),
             &signers,

@@ -93,8 +93,13 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Outcome> {
         None => Vec::new(),
     };
     let all = repo.all_notes(&args.notes_ref)?;
-    // The trail is append-only: a record some notes commit had is still there.
-    let deleted = crate::audit::index::deleted_records(&repo, &args.notes_ref)?;
+    // The trail is append-only: a record some notes commit had is still
+    // there. The whole history is walked on every run: nothing under
+    // `.git/` (which the agent can edit) says which part was checked.
+    let deleted = match repo.ref_target(&args.notes_ref) {
+        Some(tip) => crate::audit::trail::deleted_records(&repo, tip)?,
+        None => Vec::new(),
+    };
     let mut progress = ctx.printer.progress();
     let judged = range::judge_commits(
         &mut |done, total| progress.commits(done, total),

@@ -270,7 +270,33 @@ pub fn judge_commits(
         .any(|c| c.max_overrides_per_week.is_some())
         && judgement.covered_by.iter().any(Option::is_some)
     {
-        let weekly = verify::weekly_counts(&verify::valid_records(notes, signers, &shapes));
+        // Only the constraints this range overrides are counted, so only
+        // their lines are read (each holds `"constraint":<its id>`
+        // verbatim: a record line is canonical JSON), not every
+        // signature in the trail.
+        let keys: Vec<String> = judgement
+            .covered_by
+            .iter()
+            .flatten()
+            .filter_map(|r| judgement.records[*r].record.as_ref())
+            .map(|r| {
+                format!(
+                    "\"constraint\":{}",
+                    serde_json::Value::from(r.constraint.as_str())
+                )
+            })
+            .collect();
+        let theirs: Vec<(String, String)> = notes
+            .iter()
+            .filter_map(|(c, text)| {
+                let kept: Vec<&str> = text
+                    .lines()
+                    .filter(|l| keys.iter().any(|k| l.contains(k.as_str())))
+                    .collect();
+                (!kept.is_empty()).then(|| (c.clone(), kept.join("\n")))
+            })
+            .collect();
+        let weekly = verify::weekly_counts(&verify::valid_records(&theirs, signers, &shapes));
         judgement.check_budgets(policy, &weekly);
     }
     Ok(RangeJudgement {

@@ -7,8 +7,10 @@
 //! This layer builds events for the engine; it decides nothing.
 
 mod blob;
+mod cat_file;
 mod history;
 mod notes;
+mod notes_history;
 mod push;
 mod staged;
 mod tree_diff;

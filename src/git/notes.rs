@@ -22,9 +22,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use git2::{Oid, Sort};
+use git2::Oid;
 use sha2::{Digest, Sha256};
 
+pub use super::notes_history::{lines_missing, note_path_commit};
 use super::{Context, GitError, Repo};
 
 /// The notes ref of audit records.
@@ -115,31 +116,12 @@ impl Repo {
     }
 
     /// Every annotated commit and its note in `notes_ref` (empty when the
-    /// ref does not exist).
+    /// ref does not exist), in annotated-commit order.
     pub fn all_notes(&self, notes_ref: &str) -> Result<Vec<(String, String)>, GitError> {
-        let iter = match self.repo.notes(Some(notes_ref)) {
-            Ok(i) => i,
-            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(Vec::new()),
-            Err(e) => {
-                return Err(GitError::Git2 {
-                    what: format!("cannot list the notes in `{notes_ref}`"),
-                    source: e,
-                })
-            }
-        };
-        let mut out = Vec::new();
-        for item in iter {
-            let (blob, commit) = item.ctx(|| format!("cannot list the notes in `{notes_ref}`"))?;
-            let blob = self
-                .repo
-                .find_blob(blob)
-                .ctx(|| format!("cannot read the note on {commit}"))?;
-            out.push((
-                commit.to_string(),
-                String::from_utf8_lossy(blob.content()).into_owned(),
-            ));
+        match self.ref_target(notes_ref) {
+            Some(tip) => self.notes_in_commit(tip),
+            None => Ok(Vec::new()),
         }
-        Ok(out)
     }
 
     /// Every annotated commit and its note in the notes commit `notes`
@@ -152,8 +134,7 @@ impl Repo {
             .find_commit(notes)
             .and_then(|c| c.tree())
             .ctx(|| format!("cannot read the notes commit {notes}"))?;
-        let mut out = Vec::new();
-        let mut failed = None;
+        let mut ids = Vec::new();
         tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
             if entry.kind() != Some(git2::ObjectType::Blob) {
                 return git2::TreeWalkResult::Ok;
@@ -162,22 +143,20 @@ impl Repo {
             if Oid::from_str(&name).is_err() || !(name.len() == 40 || name.len() == 64) {
                 return git2::TreeWalkResult::Ok; // not a note
             }
-            match self.repo.find_blob(entry.id()) {
-                Ok(b) => out.push((name, String::from_utf8_lossy(b.content()).into_owned())),
-                Err(e) => {
-                    failed = Some(e);
-                    return git2::TreeWalkResult::Abort;
-                }
-            }
+            ids.push((name, entry.id()));
             git2::TreeWalkResult::Ok
         })
         .ctx(|| format!("cannot read the notes commit {notes}"))?;
-        if let Some(e) = failed {
-            return Err(GitError::Git2 {
-                what: format!("cannot read a note in {notes}"),
-                source: e,
-            });
+        // One `git cat-file --batch` for every blob (`git::cat_file`: a
+        // trail's notes are long delta chains, which libgit2 unpacks
+        // whole for each blob).
+        let mut objects = super::cat_file::CatFile::start(&self.command_dir())?;
+        let mut out = Vec::with_capacity(ids.len());
+        for (name, id) in ids {
+            let (_, data) = objects.read(id)?;
+            out.push((name, String::from_utf8_lossy(&data).into_owned()));
         }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
     }
 
@@ -618,7 +597,8 @@ impl Repo {
     /// commit from the root to `tip` had (in a parent's note) and that the
     /// note on the same commit in `tip` lacks, with the notes commit that
     /// dropped it first. Each commit is compared with each of its parents,
-    /// reading only the notes whose blobs differ.
+    /// reading only the subtrees and notes that differ
+    /// (`git::notes_history`).
     ///
     /// With `since` (an ancestor of `tip` whose own history lost nothing and
     /// whose tree holds every line that history had), only the commits
@@ -628,35 +608,8 @@ impl Repo {
         tip: Oid,
         since: Option<Oid>,
     ) -> Result<Vec<LostLine>, GitError> {
-        let mut walk = self
-            .repo
-            .revwalk()
-            .ctx(|| "cannot walk the notes history".into())?;
-        walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)
-            .ctx(|| "cannot walk the notes history".into())?;
-        walk.push(tip).ctx(|| format!("cannot walk from {tip}"))?;
-        if let Some(s) = since {
-            walk.hide(s).ctx(|| format!("cannot hide {s}"))?;
-        }
-        let mut candidates: BTreeMap<(String, String), String> = BTreeMap::new();
-        for id in walk {
-            let id = id.ctx(|| "cannot walk the notes history".into())?;
-            let commit = self
-                .repo
-                .find_commit(id)
-                .ctx(|| format!("cannot read the notes commit {id}"))?;
-            for parent in commit.parent_ids() {
-                for c in self.notes_diff(Some(parent), id)?.changed {
-                    let Some(before) = &c.old else { continue };
-                    let after = c.new.as_deref().unwrap_or("");
-                    for line in lines_missing(before, after) {
-                        candidates
-                            .entry((c.commit.clone(), line.to_string()))
-                            .or_insert_with(|| id.to_string());
-                    }
-                }
-            }
-        }
+        let candidates =
+            super::notes_history::dropped_lines(&self.repo, &self.command_dir(), tip, since)?;
         if candidates.is_empty() {
             return Ok(Vec::new());
         }
@@ -748,23 +701,6 @@ fn is_contention(out: &GitOutput) -> bool {
         .any(|s| out.stdout.contains(s) || out.stderr.contains(s))
 }
 
-/// The annotated commit a notes tree path names: a full hex object id
-/// split into two-character fan-out directories (`ab/cdef…`, `ab/cd/ef…`)
-/// or flat. `None` for any other path.
-pub fn note_path_commit(path: &str) -> Option<String> {
-    let mut parts: Vec<&str> = path.split('/').collect();
-    let last = parts.pop()?;
-    if parts.iter().any(|p| p.len() != 2) {
-        return None;
-    }
-    let joined: String = parts.iter().copied().chain([last]).collect();
-    let hex = joined.len() == 40 || joined.len() == 64;
-    (hex && joined
-        .bytes()
-        .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-    .then_some(joined)
-}
-
 /// A note's `(path, blob)` in an old and a new notes tree.
 type NoteSides = (Option<(String, Oid)>, Option<(String, Oid)>);
 
@@ -780,16 +716,6 @@ fn union_lines(a: &str, b: &str) -> String {
     let mut text = all.join("\n");
     text.push('\n');
     text
-}
-
-/// The lines of `before` that `after` lacks (each once, in order).
-pub fn lines_missing<'a>(before: &'a str, after: &str) -> Vec<&'a str> {
-    let kept: std::collections::HashSet<&str> = after.lines().collect();
-    let mut seen = std::collections::HashSet::new();
-    before
-        .lines()
-        .filter(|l| !l.is_empty() && !kept.contains(l) && seen.insert(*l))
-        .collect()
 }
 
 /// Notes that differ between two notes trees (see [`Repo::notes_diff`]).

@@ -368,6 +368,67 @@ fn verify_reports_a_record_deleted_from_the_notes_history() {
 }
 
 #[test]
+fn a_deleted_record_is_caught_by_verify_warm_and_with_a_forged_cache() {
+    // The developer's own clone: verify runs there again and again (warm),
+    // and the agent can write anything under `.git/tollgate/`.
+    let (dev, base) = team(false);
+    let head = commit_secret_with_override(&dev, "config.py");
+    let verify = |repo: &Repo| repo.tollgate(&["verify", "--base", &base, "--head", &head]);
+    verify(&dev).success().stderr_lacks("record deleted");
+    verify(&dev).success();
+    // One record is rewritten in place (a removal plus an addition), then
+    // the notes move on with an unrelated note.
+    let line = dev.records(&head)[0].clone();
+    dev.git(&[
+        "notes",
+        NOTES,
+        "add",
+        "-f",
+        "-m",
+        &line.replace("fixture", "changed"),
+        &head,
+    ])
+    .success();
+    dev.git(&["notes", NOTES, "add", "-m", "x", &base])
+        .success();
+    // Every cache file claims the new tip was checked and complete.
+    let tip = dev.rev("refs/notes/tollgate").unwrap();
+    let index = dev.git_dir().join("tollgate/index");
+    std::fs::create_dir_all(&index).unwrap();
+    for name in ["complete-history-forged", "token-uses-forged"] {
+        std::fs::write(
+            index.join(name),
+            format!("tollgate complete-history v1 {tip}\n"),
+        )
+        .unwrap();
+    }
+    for e in std::fs::read_dir(&index).unwrap().flatten() {
+        std::fs::write(e.path(), format!("tollgate complete-history v1 {tip}\n")).unwrap();
+    }
+    for _ in 0..2 {
+        verify(&dev)
+            .code(1)
+            .stderr_has("record deleted: the record of tok_")
+            .stderr_has(&format!("on commit {}", &head[..12]));
+    }
+    // And a fresh clone of the same history (cold) says the same.
+    dev.git(&[
+        "push",
+        "-q",
+        "--no-verify",
+        "-f",
+        "origin",
+        "main",
+        "refs/notes/tollgate",
+    ])
+    .success();
+    let ci = dev.ci_clone();
+    verify(&ci)
+        .code(1)
+        .stderr_has("record deleted: the record of tok_");
+}
+
+#[test]
 fn a_secret_pushed_to_another_notes_ref_or_a_tag_is_refused() {
     let (dev, base) = team(true);
     let leak = dev.commit_unchecked("config.py", aws_line(), "leak");
