@@ -133,7 +133,7 @@ impl Repo {
             .repo
             .find_commit(notes)
             .and_then(|c| c.tree())
-            .ctx(|| format!("cannot read the notes commit {notes}"))?;
+            .ctx(|| format!("cannot read the {NOTES_REF} notes commit {notes}"))?;
         let mut ids = Vec::new();
         tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
             if entry.kind() != Some(git2::ObjectType::Blob) {
@@ -146,7 +146,7 @@ impl Repo {
             ids.push((name, entry.id()));
             git2::TreeWalkResult::Ok
         })
-        .ctx(|| format!("cannot read the notes commit {notes}"))?;
+        .ctx(|| format!("cannot read the {NOTES_REF} notes commit {notes}"))?;
         // One `git cat-file --batch` for every blob (`git::cat_file`: a
         // trail's notes are long delta chains, which libgit2 unpacks
         // whole for each blob).
@@ -273,7 +273,7 @@ impl Repo {
             self.repo
                 .find_commit(c)
                 .and_then(|c| c.tree())
-                .ctx(|| format!("cannot read the notes commit {c}"))
+                .ctx(|| format!("cannot read the {NOTES_REF} notes commit {c}"))
         };
         let (our_tree, their_tree) = (tree_of(ours)?, tree_of(theirs)?);
         let (sides, _) = self.note_sides(Some(&our_tree), &their_tree)?;
@@ -521,7 +521,7 @@ impl Repo {
             self.repo
                 .find_commit(c)
                 .and_then(|c| c.tree())
-                .ctx(|| format!("cannot read the notes commit {c}"))
+                .ctx(|| format!("cannot read the {NOTES_REF} notes commit {c}"))
         };
         let new_tree = tree_of(new)?;
         let old_tree = old.map(tree_of).transpose()?;
@@ -617,7 +617,7 @@ impl Repo {
             .repo
             .find_commit(tip)
             .and_then(|c| c.tree())
-            .ctx(|| format!("cannot read the notes commit {tip}"))?;
+            .ctx(|| format!("cannot read the {NOTES_REF} notes commit {tip}"))?;
         let mut cache: BTreeMap<String, String> = BTreeMap::new();
         let mut out = Vec::new();
         for ((annotated, line), dropped_in) in candidates {
