@@ -69,6 +69,19 @@ impl KeywordIndex {
         }
     }
 
+    /// Calls `found` with the id of every one-byte keyword that occurs in
+    /// `text` (one `memchr` each) until `found` returns `false`; whether it
+    /// never did.
+    pub(super) fn each_single_present(
+        &self,
+        text: &[u8],
+        mut found: impl FnMut(usize) -> bool,
+    ) -> bool {
+        self.single.iter().all(|(b, id)| {
+            memchr::memchr2(*b, b.to_ascii_uppercase(), text).is_none() || found(*id as usize)
+        })
+    }
+
     /// Calls `found` with the id of every keyword that occurs in `text`, each
     /// at most once, until `found` returns `false`.
     ///
@@ -76,15 +89,10 @@ impl KeywordIndex {
     /// rest of the text, so a pair that occurs everywhere (`to`, `se`) costs
     /// its comparisons only until its keywords are seen.
     pub(super) fn each_present(&self, text: &[u8], mut found: impl FnMut(usize) -> bool) {
-        let mut seen = vec![false; self.keywords.len()];
-        for (b, id) in &self.single {
-            if memchr::memchr2(*b, b.to_ascii_uppercase(), text).is_some()
-                && !std::mem::replace(&mut seen[*id as usize], true)
-                && !found(*id as usize)
-            {
-                return;
-            }
+        if !self.each_single_present(text, &mut found) {
+            return;
         }
+        let mut seen = vec![false; self.keywords.len()];
         if self.by_pair.is_empty() || text.len() < 2 {
             return;
         }

@@ -130,17 +130,7 @@ impl<'p> Matcher<'p> {
             };
             match self.keywords_dfa(chunk.text.len()) {
                 Some((ac, ids)) => {
-                    let mut more = true;
-                    for (k, p) in self.patterns.iter().enumerate() {
-                        if let &[b] = p.as_bytes() {
-                            if memchr::memchr2(b, b.to_ascii_uppercase(), chunk.text).is_some() {
-                                more = found(k);
-                                if !more {
-                                    break;
-                                }
-                            }
-                        }
-                    }
+                    let more = self.keywords.each_single_present(chunk.text, &mut found);
                     // Each keyword counts once: its later matches cost only
                     // this check.
                     let mut seen = vec![false; ids.len()];

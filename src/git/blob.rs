@@ -19,7 +19,6 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use git2::{Oid, Repository};
 use imara_diff::{Algorithm, Diff, InternedInput};
 
-use super::GitError;
 use crate::check::content::{self, Form};
 use crate::check::{AddedChunk, ContentChange, RunAt};
 
@@ -60,18 +59,18 @@ impl Added<'_> {
 }
 
 /// The added text of `new` against `old` (`None`: all of `new` is added).
-pub(super) fn added<'a>(new: &'a [u8], old: Option<&[u8]>) -> Result<Added<'a>, GitError> {
+pub(super) fn added<'a>(new: &'a [u8], old: Option<&[u8]>) -> Added<'a> {
     let form = content::classify(new, content::has_nul(new));
-    Ok(match form {
+    match form {
         Form::Text => match old {
             None => Added::Lines(vec![(1, Cow::Borrowed(new))]),
-            Some(old) => Added::Lines(diff_lines(&as_text(old), new)?),
+            Some(old) => Added::Lines(diff_lines(&as_text(old), new)),
         },
         Form::Utf16 { big_endian, bom } => {
             let text = content::decode_utf16(new, big_endian, bom);
             match old {
                 None => Added::Lines(vec![(1, Cow::Owned(text))]),
-                Some(old) => Added::Lines(diff_lines(&as_text(old), &text)?),
+                Some(old) => Added::Lines(diff_lines(&as_text(old), &text)),
             }
         }
         Form::Binary => {
@@ -92,7 +91,7 @@ pub(super) fn added<'a>(new: &'a [u8], old: Option<&[u8]>) -> Result<Added<'a>, 
                 }
             }
         }
-    })
+    }
 }
 
 /// An old version as the text its lines are compared in.
@@ -103,12 +102,12 @@ fn as_text(old: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
-/// Runs of added lines of `new` against `old`, compared as text whatever
-/// bytes they hold.
 /// Added lines: each line's 1-based number and its bytes.
 type AddedLines = Vec<(u32, Cow<'static, [u8]>)>;
 
-fn diff_lines(old: &[u8], new: &[u8]) -> Result<AddedLines, GitError> {
+/// Runs of added lines of `new` against `old`, compared as text whatever
+/// bytes they hold.
+fn diff_lines(old: &[u8], new: &[u8]) -> AddedLines {
     // Lines keep their terminators, as git compares them: a line that only
     // gained or lost its newline (or `\r`) is changed.
     let input = InternedInput::new(old, new);
@@ -132,7 +131,7 @@ fn diff_lines(old: &[u8], new: &[u8]) -> Result<AddedLines, GitError> {
             Cow::Owned(new[starts[a]..starts[b]].to_vec()),
         ));
     }
-    Ok(out)
+    out
 }
 
 /// A blob's byte stream: `git cat-file blob`'s stdout. (libgit2's ODB

@@ -572,7 +572,7 @@ impl Repo {
                     String::from_utf8_lossy(path)
                 )
             })?;
-            let added = blob::added(blob.content(), old.as_ref().map(|o| o.content()))?;
+            let added = blob::added(blob.content(), old.as_ref().map(|o| o.content()));
             f(&ContentChange {
                 added: &added.chunks(),
                 ..base.clone()

@@ -300,17 +300,7 @@ pub(super) fn changed_paths(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::git::tree_diff::tests::{git, rows, write};
-    use git2::DiffOptions;
-
-    fn options() -> DiffOptions {
-        let mut o = DiffOptions::new();
-        o.context_lines(0)
-            .ignore_submodules(true)
-            .include_typechange(true)
-            .skip_binary_check(true);
-        o
-    }
+    use crate::git::tree_diff::tests::{git, options, rows, write};
 
     /// The staged deltas with and without the path list, and the paths.
     fn both(d: &std::path::Path) -> (Vec<String>, Vec<String>, Option<Vec<Vec<u8>>>) {

@@ -182,7 +182,8 @@ pub(super) mod tests {
             .collect()
     }
 
-    fn options() -> DiffOptions {
+    /// The diff options tollgate's deltas use, for the comparisons here.
+    pub(in crate::git) fn options() -> DiffOptions {
         let mut o = DiffOptions::new();
         o.context_lines(0)
             .ignore_submodules(true)

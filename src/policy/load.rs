@@ -134,7 +134,7 @@ impl Loader {
         let mut constraints = parsed.constraints;
         for (file, text) in parts {
             if let Some(p) = precompiled_part(&src.name, text) {
-                constraints.extend(p.constraints);
+                constraints.extend(p);
                 continue;
             }
             let part = Source::new(format!("{}/{file}", src.name), *text);
@@ -267,25 +267,20 @@ fn parse_source(src: &Source, all: &mut Vec<Diagnostic>) -> Parsed {
     out
 }
 
-/// A family file of builtin pack `pack` from the code `build.rs` generated
-/// for it: the entries that parsing it would give, compiled the same way, without
-/// parsing its TOML. `None` (parse it) for a file that has no generated code,
-/// or when compiling reports anything, so every problem is reported by the
-/// parser with its position as usual.
-fn precompiled_part(pack: &str, text: &str) -> Option<Parsed> {
-    let pack = pack.strip_prefix("builtin:")?;
+/// The constraints of a family file of the builtin pack named `origin`,
+/// from the code `build.rs` generated for it: what parsing the file would
+/// give, compiled the same way, without parsing its TOML. `None` (parse it)
+/// for a file that has no generated code, or when compiling reports
+/// anything, so every problem is reported by the parser with its position.
+fn precompiled_part(origin: &str, text: &str) -> Option<Vec<Constraint>> {
     let raws = super::packs::precompiled_family(text)?;
     let mut failed = false;
     let mut report = |_: Range<usize>, _: String| failed = true;
-    let origin = format!("builtin:{pack}");
     let constraints: Vec<Constraint> = raws
         .into_iter()
-        .filter_map(|raw| compile(RawConstraint::Secret(raw), &origin, true, &mut report))
+        .filter_map(|raw| compile(RawConstraint::Secret(raw), origin, true, &mut report))
         .collect();
-    (!failed).then(|| Parsed {
-        constraints,
-        ..Parsed::default()
-    })
+    (!failed).then_some(constraints)
 }
 
 /// The raw `[[secret]]` entries of a family file as the parser reads them
