@@ -166,18 +166,8 @@ impl fmt::Display for DeletedRecord {
 /// Every record line some commit of the notes history ending at `tip`
 /// had that `tip` lacks.
 pub fn deleted_records(repo: &Repo, tip: Oid) -> Result<Vec<DeletedRecord>, GitError> {
-    deleted_records_since(repo, tip, None)
-}
-
-/// [`deleted_records`], walking only the notes commits after `since`, an
-/// ancestor of `tip` whose history was found complete.
-pub fn deleted_records_since(
-    repo: &Repo,
-    tip: Oid,
-    since: Option<Oid>,
-) -> Result<Vec<DeletedRecord>, GitError> {
     Ok(repo
-        .notes_history_losses(tip, since)?
+        .notes_history_losses(tip)?
         .into_iter()
         .map(|l| DeletedRecord {
             record: RecordRef::of(&l.commit, &l.line),

@@ -599,17 +599,8 @@ impl Repo {
     /// dropped it first. Each commit is compared with each of its parents,
     /// reading only the subtrees and notes that differ
     /// (`git::notes_history`).
-    ///
-    /// With `since` (an ancestor of `tip` whose own history lost nothing and
-    /// whose tree holds every line that history had), only the commits
-    /// after it are walked: any line lost later was dropped on one of them.
-    pub fn notes_history_losses(
-        &self,
-        tip: Oid,
-        since: Option<Oid>,
-    ) -> Result<Vec<LostLine>, GitError> {
-        let candidates =
-            super::notes_history::dropped_lines(&self.repo, &self.command_dir(), tip, since)?;
+    pub fn notes_history_losses(&self, tip: Oid) -> Result<Vec<LostLine>, GitError> {
+        let candidates = super::notes_history::dropped_lines(&self.repo, &self.command_dir(), tip)?;
         if candidates.is_empty() {
             return Ok(Vec::new());
         }

@@ -199,15 +199,14 @@ fn blob_text(objects: &mut CatFile, id: Oid) -> Result<String, GitError> {
     Ok(String::from_utf8_lossy(&data).into_owned())
 }
 
-/// Every `(annotated commit, line)` that some notes commit after `since`
-/// up to `tip` dropped from a parent's note (a line removed, or changed,
+/// Every `(annotated commit, line)` that some notes commit up to `tip`
+/// dropped from a parent's note (a line removed, or changed,
 /// or its note deleted), with the first notes commit in history order that
 /// dropped it. Whether the tip still has the line is the caller's check.
 pub(super) fn dropped_lines(
     repo: &Repository,
     dir: &Path,
     tip: Oid,
-    since: Option<Oid>,
 ) -> Result<BTreeMap<(String, String), String>, GitError> {
     let git = |e: git2::Error| GitError::Git2 {
         what: format!("cannot walk the notes history to {tip}"),
@@ -220,9 +219,6 @@ pub(super) fn dropped_lines(
     // for 100,000 notes commits).
     walk.set_sorting(Sort::TOPOLOGICAL).map_err(git)?;
     walk.push(tip).map_err(git)?;
-    if let Some(s) = since {
-        walk.hide(s).map_err(git)?;
-    }
     let mut trees = Trees {
         objects: CatFile::start(dir)?,
         now: HashMap::new(),

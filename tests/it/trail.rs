@@ -395,15 +395,13 @@ fn a_deleted_record_is_caught_by_verify_warm_and_with_a_forged_cache() {
     let tip = dev.rev("refs/notes/tollgate").unwrap();
     let index = dev.git_dir().join("tollgate/index");
     std::fs::create_dir_all(&index).unwrap();
-    for name in ["complete-history-forged", "token-uses-forged"] {
-        std::fs::write(
-            index.join(name),
-            format!("tollgate complete-history v1 {tip}\n"),
-        )
-        .unwrap();
-    }
-    for e in std::fs::read_dir(&index).unwrap().flatten() {
-        std::fs::write(e.path(), format!("tollgate complete-history v1 {tip}\n")).unwrap();
+    let existing = std::fs::read_dir(&index)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path());
+    let forged = ["complete-history-forged", "token-uses-forged"].map(|n| index.join(n));
+    for path in existing.chain(forged) {
+        std::fs::write(path, format!("tollgate complete-history v1 {tip}\n")).unwrap();
     }
     for _ in 0..2 {
         verify(&dev)
