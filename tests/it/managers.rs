@@ -139,6 +139,58 @@ fn both_gate(repo: &Repo, path: &str, manager_says: &str) {
     git(repo, path, &["rm", "-q", "--cached", "config.txt"]).success();
 }
 
+/// Under husky (v5 and later): plain `install` refuses, prints husky's
+/// entry and changes nothing (`generated`, the `.husky/_` files, and `own`,
+/// husky's pre-commit script); doctor asks for `--integrate`, which adds the
+/// entry, leaves `.husky/_` as it was, and makes doctor healthy for every
+/// hook. `husky` is how tollgate names the version (`husky (v9)`), `dir` the
+/// hooks directory it names.
+fn husky_install_refuses_then_integrates(
+    repo: &Repo,
+    path: &str,
+    husky: &str,
+    dir: &str,
+    own: &str,
+    generated: &[(PathBuf, Vec<u8>)],
+) {
+    let run = tollgate(repo, path, &["install"]);
+    run.code(1)
+        .stderr_has(&format!("{husky} owns the hooks in `{dir}`"))
+        .stderr_has("tollgate install --integrate");
+    assert!(
+        run.out()
+            .contains(".husky/pre-commit:  tollgate hook --no-chain pre-commit \"$@\" || exit $?"),
+        "{run}"
+    );
+    assert_eq!(snapshot(&repo.path(".husky/_")), generated);
+    assert_eq!(
+        fs::read_to_string(repo.path(".husky/pre-commit")).unwrap(),
+        own
+    );
+    tollgate(repo, path, &["doctor"])
+        .code(1)
+        .stdout_has("tollgate install --integrate");
+
+    tollgate(repo, path, &["install", "--integrate"])
+        .success()
+        .stderr_has("added tollgate's entry to `.husky/pre-commit`");
+    assert_eq!(
+        snapshot(&repo.path(".husky/_")),
+        generated,
+        "generated files untouched"
+    );
+    let doctor = tollgate(repo, path, &["doctor"]);
+    doctor.success();
+    for h in ["pre-commit", "pre-push", "post-commit"] {
+        assert!(
+            doctor.out().contains(&format!(
+                "ok    {h} hook: run by {husky} (`.husky/{h}` runs tollgate)"
+            )),
+            "{doctor}"
+        );
+    }
+}
+
 #[test]
 fn husky_9_keeps_its_hooks_and_runs_tollgate_from_its_own_scripts() {
     let repo = Repo::new();
@@ -155,42 +207,7 @@ fn husky_9_keeps_its_hooks_and_runs_tollgate_from_its_own_scripts() {
     let generated = snapshot(&repo.path(".husky/_"));
 
     // Plain install: refuses, changes nothing, prints husky's entry.
-    let run = tollgate(&repo, &path, &["install"]);
-    run.code(1)
-        .stderr_has("husky (v9) owns the hooks in `.husky/_`")
-        .stderr_has("tollgate install --integrate");
-    assert!(
-        run.out()
-            .contains(".husky/pre-commit:  tollgate hook --no-chain pre-commit \"$@\" || exit $?"),
-        "{run}"
-    );
-    assert_eq!(snapshot(&repo.path(".husky/_")), generated);
-    assert_eq!(
-        fs::read_to_string(repo.path(".husky/pre-commit")).unwrap(),
-        own
-    );
-    tollgate(&repo, &path, &["doctor"])
-        .code(1)
-        .stdout_has("tollgate install --integrate");
-
-    tollgate(&repo, &path, &["install", "--integrate"])
-        .success()
-        .stderr_has("added tollgate's entry to `.husky/pre-commit`");
-    assert_eq!(
-        snapshot(&repo.path(".husky/_")),
-        generated,
-        "generated files untouched"
-    );
-    let doctor = tollgate(&repo, &path, &["doctor"]);
-    doctor.success();
-    for h in ["pre-commit", "pre-push", "post-commit"] {
-        assert!(
-            doctor.out().contains(&format!(
-                "ok    {h} hook: run by husky (v9) (`.husky/{h}` runs tollgate)"
-            )),
-            "{doctor}"
-        );
-    }
+    husky_install_refuses_then_integrates(&repo, &path, "husky (v9)", ".husky/_", own, &generated);
     both_gate(&repo, &path, "husky hook: block-me is staged");
 
     // `npx husky` (every `npm install`) regenerates `.husky/_`: tollgate stays.
@@ -406,38 +423,14 @@ fn husky_8_keeps_its_hooks_and_runs_tollgate_from_its_own_scripts() {
     );
     let generated = snapshot(&repo.path(".husky/_"));
 
-    let run = tollgate(&repo, &path, &["install"]);
-    run.code(1)
-        .stderr_has("husky (v5 to v8) owns the hooks in `.husky`")
-        .stderr_has("tollgate install --integrate");
-    assert!(
-        run.out()
-            .contains(".husky/pre-commit:  tollgate hook --no-chain pre-commit \"$@\" || exit $?"),
-        "{run}"
+    husky_install_refuses_then_integrates(
+        &repo,
+        &path,
+        "husky (v5 to v8)",
+        ".husky",
+        &own,
+        &generated,
     );
-    assert_eq!(snapshot(&repo.path(".husky/_")), generated);
-    assert_eq!(
-        fs::read_to_string(repo.path(".husky/pre-commit")).unwrap(),
-        own
-    );
-    tollgate(&repo, &path, &["doctor"])
-        .code(1)
-        .stdout_has("tollgate install --integrate");
-
-    tollgate(&repo, &path, &["install", "--integrate"])
-        .success()
-        .stderr_has("added tollgate's entry to `.husky/pre-commit`");
-    assert_eq!(snapshot(&repo.path(".husky/_")), generated);
-    let doctor = tollgate(&repo, &path, &["doctor"]);
-    doctor.success();
-    for h in ["pre-commit", "pre-push", "post-commit"] {
-        assert!(
-            doctor.out().contains(&format!(
-                "ok    {h} hook: run by husky (v5 to v8) (`.husky/{h}` runs tollgate)"
-            )),
-            "{doctor}"
-        );
-    }
     both_gate(&repo, &path, "husky hook: block-me is staged");
 
     tollgate(&repo, &path, &["uninstall"]).success();
