@@ -18,8 +18,10 @@
 /// two bytes.
 #[derive(Debug, Default)]
 pub(super) struct KeywordIndex {
-    /// The keywords, as given: pattern ids are indices here.
-    keywords: Vec<Vec<u8>>,
+    /// The keywords (lowercased) end to end; pattern ids index `spans`.
+    bytes: Vec<u8>,
+    /// Where each keyword is in `bytes`.
+    spans: Vec<(u32, u32)>,
     /// One bit per lowercased byte pair: whether some keyword starts with it.
     pairs: Vec<u64>,
     /// The keywords of two bytes or more, sorted by their first pair:
@@ -40,18 +42,20 @@ fn pair(a: u8, b: u8) -> u16 {
 impl KeywordIndex {
     /// Indexes `keywords` (lowercased here; empty ones never match).
     pub(super) fn new<K: AsRef<[u8]>>(keywords: &[K]) -> Self {
-        let keywords: Vec<Vec<u8>> = keywords
-            .iter()
-            .map(|k| k.as_ref().to_ascii_lowercase())
-            .collect();
+        let mut bytes = Vec::with_capacity(keywords.iter().map(|k| k.as_ref().len()).sum());
+        let mut spans = Vec::with_capacity(keywords.len());
         let mut pairs = vec![0u64; (1 << 16) / 64];
-        let mut by_pair = Vec::new();
+        let mut by_pair = Vec::with_capacity(keywords.len());
         let mut single = Vec::new();
         for (id, k) in keywords.iter().enumerate() {
+            let k = k.as_ref();
             let id = id as u32;
-            match k.as_slice() {
+            let start = bytes.len() as u32;
+            bytes.extend(k.iter().map(|b| lower(*b)));
+            spans.push((start, bytes.len() as u32));
+            match k {
                 [] => {}
-                [b] => single.push((*b, id)),
+                [b] => single.push((lower(*b), id)),
                 [a, b, ..] => {
                     let p = pair(*a, *b);
                     pairs[usize::from(p) / 64] |= 1 << (p % 64);
@@ -62,11 +66,18 @@ impl KeywordIndex {
         by_pair.sort_unstable();
         single.sort_unstable();
         KeywordIndex {
-            keywords,
+            bytes,
+            spans,
             pairs,
             by_pair,
             single,
         }
+    }
+
+    /// Keyword `id`, lowercased.
+    fn keyword(&self, id: u32) -> &[u8] {
+        let (start, end) = self.spans[id as usize];
+        &self.bytes[start as usize..end as usize]
     }
 
     /// Calls `found` with the id of every one-byte keyword that occurs in
@@ -92,7 +103,7 @@ impl KeywordIndex {
         if !self.each_single_present(text, &mut found) {
             return;
         }
-        let mut seen = vec![false; self.keywords.len()];
+        let mut seen = vec![false; self.spans.len()];
         if self.by_pair.is_empty() || text.len() < 2 {
             return;
         }
@@ -117,7 +128,7 @@ impl KeywordIndex {
                 if seen[id as usize] {
                     continue;
                 }
-                let k = &self.keywords[id as usize];
+                let k = self.keyword(id);
                 if text.len() - at >= k.len()
                     && text[at + 2..at + k.len()].eq_ignore_ascii_case(&k[2..])
                 {

@@ -27,10 +27,12 @@ pub struct Matcher<'p> {
     /// text passes `DFA_AFTER` bytes: (automaton, keyword of each of its
     /// patterns).
     keywords_dfa: OnceLock<Option<(AhoCorasick, Vec<usize>)>>,
-    patterns: Vec<String>,
+    patterns: Vec<&'p str>,
     scanned: AtomicUsize,
-    /// For each keyword pattern, the rules that list it.
-    keyword_rules: Vec<Vec<usize>>,
+    /// For each keyword pattern `k`, the rules that list it:
+    /// `keyword_rules[rule_starts[k]..rule_starts[k + 1]]`.
+    rule_starts: Vec<u32>,
+    keyword_rules: Vec<u32>,
     /// Rules without keywords: they run on every chunk.
     always: Vec<usize>,
 }
@@ -46,9 +48,10 @@ impl<'p> Matcher<'p> {
                 _ => None,
             })
             .collect();
-        let mut patterns: Vec<&str> = Vec::new();
-        let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
-        let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        let mut patterns: Vec<&'p str> = Vec::new();
+        // (keyword pattern, rule) for every keyword of every rule.
+        let mut uses: Vec<(u32, u32)> = Vec::new();
+        let mut index: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
         let mut always = Vec::new();
         for (i, (_, spec)) in rules.iter().enumerate() {
             if spec.keywords.is_empty() {
@@ -57,20 +60,31 @@ impl<'p> Matcher<'p> {
             for k in &spec.keywords {
                 let j = *index.entry(k.as_str()).or_insert_with(|| {
                     patterns.push(k);
-                    keyword_rules.push(Vec::new());
-                    patterns.len() - 1
+                    patterns.len() as u32 - 1
                 });
-                keyword_rules[j].push(i);
+                uses.push((j, i as u32));
             }
         }
+        // Grouped by keyword, each group in rule order.
+        uses.sort_unstable();
+        let mut rule_starts = Vec::with_capacity(patterns.len() + 1);
+        let mut at = 0;
+        for k in 0..patterns.len() as u32 {
+            rule_starts.push(at as u32);
+            while uses.get(at).is_some_and(|(j, _)| *j == k) {
+                at += 1;
+            }
+        }
+        rule_starts.push(at as u32);
         let keywords = KeywordIndex::new(&patterns);
         Matcher {
             rules,
             keywords,
             keywords_dfa: OnceLock::new(),
-            patterns: patterns.into_iter().map(str::to_string).collect(),
+            patterns,
             scanned: AtomicUsize::new(0),
-            keyword_rules,
+            rule_starts,
+            keyword_rules: uses.into_iter().map(|(_, i)| i).collect(),
             always,
         }
     }
@@ -96,7 +110,7 @@ impl<'p> Matcher<'p> {
                     .iter()
                     .enumerate()
                     .filter(|(_, k)| k.len() >= 2)
-                    .map(|(i, k)| (i, k.as_str()))
+                    .map(|(i, k)| (i, *k))
                     .unzip();
                 build_keywords(&long, AhoCorasickKind::DFA).map(|ac| (ac, ids))
             })
@@ -120,7 +134,10 @@ impl<'p> Matcher<'p> {
             }
             let any_left = remaining > 0;
             let mut found = |k: usize| {
-                for &i in &self.keyword_rules[k] {
+                let rules = &self.keyword_rules
+                    [self.rule_starts[k] as usize..self.rule_starts[k + 1] as usize];
+                for &i in rules {
+                    let i = i as usize;
                     if !active[i] {
                         active[i] = true;
                         remaining -= 1;

@@ -46,6 +46,42 @@ pub struct Cli {
     command: Command,
 }
 
+/// `tollgate hook …` alone, the command every commit and push runs: the
+/// same arguments as [`Cli`]'s `hook`, parsed without building every other
+/// subcommand's (which costs a hook more than reading the repository).
+/// Anything else, help and every error included, goes to [`Cli`].
+#[derive(Debug, Parser)]
+#[command(name = "tollgate", max_term_width = 100)]
+struct HookCli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: HookOnly,
+}
+
+#[derive(Debug, Subcommand)]
+enum HookOnly {
+    Hook(hook::HookArgs),
+}
+
+impl HookCli {
+    /// The arguments as [`Cli`] parses them, when they are a valid
+    /// `tollgate hook …` with the subcommand first.
+    fn parse_hook() -> Option<Cli> {
+        if std::env::args_os().nth(1).is_none_or(|a| a != "hook") {
+            return None;
+        }
+        let HookCli {
+            global,
+            command: HookOnly::Hook(args),
+        } = HookCli::try_parse().ok()?;
+        Some(Cli {
+            global,
+            command: Command::Hook(args),
+        })
+    }
+}
+
 /// Options every subcommand takes.
 #[derive(Debug, Args)]
 pub struct Global {
@@ -232,7 +268,7 @@ fn read_source(path: &std::path::Path, name: String) -> anyhow::Result<Source> {
 
 /// Parses arguments, runs, and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match HookCli::parse_hook().map_or_else(Cli::try_parse, Ok) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();

@@ -157,17 +157,30 @@ impl Loader {
             constraints.extend(p.constraints);
         }
         // A constraint with the id of one from a pack replaces it in place.
-        let mut at: std::collections::HashMap<String, usize> = self
-            .constraints
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.id.clone(), i))
-            .collect();
+        // Ids are looked up by a hash of each (no copy of every id); two ids
+        // with the same hash are told apart by comparing them.
+        let key = |id: &str| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            std::hash::Hash::hash(id, &mut h);
+            std::hash::Hasher::finish(&h)
+        };
+        let mut at: std::collections::HashMap<u64, usize> =
+            std::collections::HashMap::with_capacity(self.constraints.len() + constraints.len());
+        for (i, c) in self.constraints.iter().enumerate() {
+            at.entry(key(&c.id)).or_insert(i);
+        }
+        self.constraints.reserve(constraints.len());
         for c in constraints {
-            match at.get(&c.id) {
-                Some(&i) => self.constraints[i] = c,
+            let k = key(&c.id);
+            let same = match at.get(&k) {
+                Some(&i) if self.constraints[i].id == c.id => Some(i),
+                Some(_) => self.constraints.iter().position(|o| o.id == c.id),
+                None => None,
+            };
+            match same {
+                Some(i) => self.constraints[i] = c,
                 None => {
-                    at.insert(c.id.clone(), self.constraints.len());
+                    at.entry(k).or_insert(self.constraints.len());
                     self.constraints.push(c);
                 }
             }
@@ -703,7 +716,7 @@ fn compile(
         approval: tier,
         kind,
         origin: origin.to_string(),
-        raw,
+        raw: Box::new(raw),
     })
 }
 
@@ -774,7 +787,7 @@ fn ensure_policy_change(constraints: &mut Vec<Constraint>) {
             approval: Tier::Challenge,
             kind: Kind::PolicyChange(Box::new(spec)),
             origin: "builtin".into(),
-            raw: RawConstraint::PolicyChange(raw),
+            raw: Box::new(RawConstraint::PolicyChange(raw)),
         });
     }
     // The strictest tier any other constraint asks for (the policy's own
@@ -804,7 +817,7 @@ fn ensure_policy_change(constraints: &mut Vec<Constraint>) {
                 c.approvers.push(a.clone());
             }
         }
-        if let RawConstraint::PolicyChange(r) = &mut c.raw {
+        if let RawConstraint::PolicyChange(r) = &mut *c.raw {
             r.override_mode = Some(Spanned::new(0..0, OverrideMode::TwoKey));
             r.approvers = c
                 .approvers

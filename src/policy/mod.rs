@@ -123,7 +123,9 @@ pub struct Constraint {
     pub kind: Kind,
     /// Where it was defined (`builtin:recommended`, `.tollgate.toml`).
     pub origin: String,
-    raw: RawConstraint,
+    /// As written (for `policy show`); boxed, as most of the constraint's
+    /// size is here and a hook never reads it.
+    raw: Box<RawConstraint>,
 }
 
 /// The closed set of constraint kinds.
@@ -295,7 +297,7 @@ impl Policy {
             policy_change: vec![],
         };
         for c in &self.constraints {
-            match &c.raw {
+            match &*c.raw {
                 RawConstraint::ForcePush(r) => view.force_push.push(r),
                 RawConstraint::ProtectedBranch(r) => view.protected_branch.push(r),
                 RawConstraint::Secret(r) => view.secret.push(r),
