@@ -26,6 +26,7 @@ pub mod scope;
 pub mod verdict;
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::check::{Engine, EventKind, Finding, Findings};
 use crate::git::{PushLine, Repo};
@@ -126,7 +127,14 @@ pub fn scan_commits(
     scan_commits_with(repo, engine, commits, out, &mut |_, _| {})
 }
 
-/// [`scan_commits`], calling `progress(done, total)` after each commit.
+/// [`scan_commits`], calling `progress(done, total)` as commits are done.
+///
+/// A range of [`PARALLEL_FROM`] commits or more is shared among up to
+/// [`MAX_WORKERS`] threads, each with its own handle on the repository
+/// (reading and inflating blobs is most of a scan, and commits are
+/// independent). The findings are then merged in commit order, exactly as
+/// one thread finds them: a path/blob pair is judged at the first commit
+/// that brings it, and a fingerprint is kept at its first commit.
 pub fn scan_commits_with(
     repo: &Repo,
     engine: &Engine<'_>,
@@ -134,28 +142,121 @@ pub fn scan_commits_with(
     out: &mut Findings,
     progress: &mut dyn FnMut(usize, usize),
 ) -> anyhow::Result<()> {
-    let mut seen = HashSet::new();
-    for (done, &c) in commits.iter().enumerate() {
-        // Policy changes are read from the same diff as the content.
-        let mut policy_changes = Findings::default();
-        let mut hook = crate::git::PathHook {
-            guarded: &|p| engine.guards_path(p),
-            f: &mut |ch| engine.check_path_change(ch, &mut policy_changes),
-        };
-        let rescan = |o: &[u8], n: &[u8]| engine.rename_needs_rescan(o, n);
-        repo.commit_changes_guarded(
-            c,
-            &mut seen,
-            &rescan,
-            &mut |ch| engine.check_content(ch, out),
-            Some(&mut hook),
-        )?;
-        for f in policy_changes.into_vec() {
-            out.push(f);
+    let workers = if commits.len() < PARALLEL_FROM {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_WORKERS))
+    };
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let work = |repo: &Repo, progress: &mut dyn FnMut(usize)| {
+        let mut seen = HashSet::new();
+        let mut mine = Vec::new();
+        while !failed.load(Ordering::Relaxed) {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&c) = commits.get(i) else {
+                break;
+            };
+            let scanned = scan_commit(repo, engine, c, &mut seen);
+            failed.fetch_or(scanned.is_err(), Ordering::Relaxed);
+            mine.push((i, scanned));
+            progress(done.fetch_add(1, Ordering::Relaxed) + 1);
         }
-        progress(done + 1, commits.len());
+        mine
+    };
+    // A handle that cannot be opened is one thread fewer.
+    let handles: Vec<Repo> = (1..workers).filter_map(|_| repo.reopen().ok()).collect();
+    let mut results = std::thread::scope(|s| {
+        let others: Vec<_> = handles
+            .into_iter()
+            .filter_map(|r| {
+                std::thread::Builder::new()
+                    .name("tollgate-scan".into())
+                    .spawn_scoped(s, move || work(&r, &mut |_| {}))
+                    .ok()
+            })
+            .collect();
+        let mut all = work(repo, &mut |n| progress(n, commits.len()));
+        for h in others {
+            // A thread that panicked returns nothing; its commits are then
+            // missing from the merge, which fails the scan below.
+            all.extend(h.join().unwrap_or_default());
+        }
+        all
+    });
+    results.sort_by_key(|(i, _)| *i);
+    if results.len() != commits.len() && !results.iter().any(|(_, r)| r.is_err()) {
+        anyhow::bail!("a scanning thread stopped: the range was not fully scanned");
+    }
+    let mut seen = HashSet::new();
+    for (_, scanned) in results {
+        let scanned = scanned?;
+        for (key, findings) in scanned.changes {
+            if seen.insert(key) {
+                findings.into_iter().for_each(|f| out.push(f));
+            }
+        }
+        scanned.policy.into_iter().for_each(|f| out.push(f));
     }
     Ok(())
+}
+
+/// Ranges shorter than this are scanned on one thread (a typical push: a
+/// thread costs more to start than such a range takes).
+const PARALLEL_FROM: usize = 16;
+
+/// At most this many threads scan a range.
+const MAX_WORKERS: usize = 4;
+
+/// What one commit brings: the findings of each change, with the path and
+/// blob they were judged at, and those of its policy-file changes.
+#[derive(Default)]
+struct Scanned {
+    changes: Vec<(PathBlob, Vec<Finding>)>,
+    policy: Vec<Finding>,
+}
+
+/// A path and the id of the blob at it (hex).
+type PathBlob = (Vec<u8>, String);
+
+/// Scans one commit against its first parent; `seen` holds the path/blob
+/// pairs this thread has judged already, which are not read again.
+fn scan_commit(
+    repo: &Repo,
+    engine: &Engine<'_>,
+    commit: git2::Oid,
+    seen: &mut HashSet<(Vec<u8>, git2::Oid)>,
+) -> anyhow::Result<Scanned> {
+    let mut scanned = Scanned::default();
+    // Policy changes are read from the same diff as the content.
+    let mut policy_changes = Findings::default();
+    let mut hook = crate::git::PathHook {
+        guarded: &|p| engine.guards_path(p),
+        f: &mut |ch| engine.check_path_change(ch, &mut policy_changes),
+    };
+    let rescan = |o: &[u8], n: &[u8]| engine.rename_needs_rescan(o, n);
+    repo.commit_changes_guarded(
+        commit,
+        seen,
+        &rescan,
+        &mut |ch| {
+            let mut found = Findings::default();
+            engine.check_content(ch, &mut found);
+            // A blob streamed in windows comes as several changes.
+            match scanned.changes.last_mut() {
+                Some(((path, blob), list)) if path == ch.path && blob == ch.blob => {
+                    list.extend(found.into_vec())
+                }
+                _ => scanned
+                    .changes
+                    .push(((ch.path.to_vec(), ch.blob.to_string()), found.into_vec())),
+            }
+        },
+        Some(&mut hook),
+    )?;
+    scanned.policy = policy_changes.into_vec();
+    Ok(scanned)
 }
 
 /// The branches (full ref names) an event targets, for allow rules with

@@ -156,6 +156,9 @@ pub struct CommitMeta {
 /// An open repository.
 pub struct Repo {
     repo: Repository,
+    /// Where it was opened (`None`: from git's environment), so that
+    /// [`Repo::reopen`] opens the same repository the same way.
+    at: Option<PathBuf>,
 }
 
 /// Whether a path/blob pair was already scanned in this event: a blob that
@@ -167,7 +170,7 @@ impl Repo {
     pub fn open() -> Result<Repo, GitError> {
         skip_hash_verification();
         Repository::open_from_env()
-            .map(|repo| Repo { repo })
+            .map(|repo| Repo { repo, at: None })
             .map_err(GitError::Open)
     }
 
@@ -175,8 +178,20 @@ impl Repo {
     pub fn open_at(path: &Path) -> Result<Repo, GitError> {
         skip_hash_verification();
         Repository::open(path)
-            .map(|repo| Repo { repo })
+            .map(|repo| Repo {
+                repo,
+                at: Some(path.to_path_buf()),
+            })
             .map_err(GitError::Open)
+    }
+
+    /// A second handle on the same repository, opened the same way (for
+    /// another thread: a handle is used by one thread at a time).
+    pub fn reopen(&self) -> Result<Repo, GitError> {
+        match &self.at {
+            Some(path) => Repo::open_at(path),
+            None => Repo::open(),
+        }
     }
 
     /// The git2 handle, for the sibling modules of this layer.

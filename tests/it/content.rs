@@ -4,7 +4,8 @@
 //! a key straddling a window boundary found once), and in a file renamed
 //! out of an allow-listed path, through the installed hooks, `check` and
 //! `verify`. A blob that cannot be read is a warning, or a blocker when the
-//! policy says so.
+//! policy says so. A range shared among scanning threads reports what one
+//! thread finds.
 
 use crate::common;
 
@@ -387,4 +388,53 @@ fn a_pure_rename_with_no_path_rule_differing_is_not_read_again() {
     repo.commit_unchecked("old.txt", aws_line(), "key, unchecked");
     repo.git(&["mv", "old.txt", "new.txt"]).success();
     repo.git(&["commit", "-qm", "rename"]).success();
+}
+
+/// A range long enough to be shared among threads reports what one thread
+/// finds: a path/blob pair judged at the first commit that brings it, a
+/// secret at one path once (at its first commit), and every other finding.
+#[test]
+fn a_range_scanned_on_several_threads_reports_what_one_thread_finds() {
+    let repo = Repo::new();
+    let mut commits = Vec::new();
+    for i in 0..64 {
+        let (rel, body) = match i {
+            // First brought here: the finding is at this commit.
+            5 => ("keys.txt".to_string(), aws_line()),
+            20 => ("keys.txt".to_string(), "gone\n".to_string()),
+            // The same blob at the same path again: judged at 5 already.
+            30 => ("keys.txt".to_string(), aws_line()),
+            // Another blob with the same secret at the same path: the same
+            // fingerprint, kept at 5.
+            45 => ("keys.txt".to_string(), format!("{}more\n", aws_line())),
+            // Another path: a finding of its own.
+            52 => ("other/keys.txt".to_string(), aws_line()),
+            _ => (format!("f{}.txt", i % 7), format!("line {i}\n")),
+        };
+        commits.push(repo.commit_unchecked(&rel, body, &format!("c{i}")));
+    }
+    for _ in 0..3 {
+        let r = repo.tollgate(&["check", "--range", "HEAD", "--format", "json"]);
+        r.code(1);
+        let v: serde_json::Value = serde_json::from_str(&r.out()).unwrap();
+        let found: Vec<(String, String)> = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["location"]["path"].as_str().unwrap().to_string(),
+                    f["location"]["commit"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("keys.txt".to_string(), commits[5].clone()),
+                ("other/keys.txt".to_string(), commits[52].clone()),
+            ],
+            "{r}"
+        );
+    }
 }
