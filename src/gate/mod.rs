@@ -226,7 +226,7 @@ fn scan_commit(
     repo: &Repo,
     engine: &Engine<'_>,
     commit: git2::Oid,
-    seen: &mut HashSet<(Vec<u8>, git2::Oid)>,
+    seen: &mut crate::git::Seen,
 ) -> anyhow::Result<Scanned> {
     let mut scanned = Scanned::default();
     // Policy changes are read from the same diff as the content.

@@ -163,7 +163,7 @@ pub struct Repo {
 
 /// Whether a path/blob pair was already scanned in this event: a blob that
 /// is unchanged at its path is never read twice.
-type Seen = HashSet<(Vec<u8>, Oid)>;
+pub type Seen = HashSet<(Vec<u8>, Oid)>;
 
 impl Repo {
     /// Opens the repository git would use here (honours `GIT_DIR` and friends).
@@ -460,7 +460,7 @@ impl Repo {
     pub fn commit_changes(
         &self,
         commit: Oid,
-        seen: &mut HashSet<(Vec<u8>, Oid)>,
+        seen: &mut Seen,
         rescan: &dyn Fn(&[u8], &[u8]) -> bool,
         f: &mut dyn FnMut(&ContentChange<'_>),
     ) -> Result<(), GitError> {
@@ -473,7 +473,7 @@ impl Repo {
     pub fn commit_changes_guarded(
         &self,
         commit: Oid,
-        seen: &mut HashSet<(Vec<u8>, Oid)>,
+        seen: &mut Seen,
         rescan: &dyn Fn(&[u8], &[u8]) -> bool,
         f: &mut dyn FnMut(&ContentChange<'_>),
         paths: Option<&mut PathHook<'_>>,
