@@ -17,6 +17,10 @@ use git2::Oid;
 
 use super::GitError;
 
+/// Ids written before their answers are read: 256 of them (at most
+/// 65 bytes each with SHA-256) stay well under a pipe's 64 KiB.
+const PIPELINE: usize = 256;
+
 /// One running `git cat-file --batch`.
 pub(super) struct CatFile {
     child: Child,
@@ -50,15 +54,51 @@ impl CatFile {
         })
     }
 
-    /// The type and content of `id`; an error when it is missing.
-    pub(super) fn read(&mut self, id: Oid) -> Result<(String, Vec<u8>), GitError> {
+    /// The contents of `ids`, in their order (each must be a `kind`). The
+    /// ids go out in batches of [`PIPELINE`] before their answers are
+    /// read, so that a thousand notes cost a few round trips instead of a
+    /// thousand (a batch's ids fit in the pipe, so neither side can block
+    /// on a full pipe while the other waits).
+    pub(super) fn read_all(&mut self, ids: &[Oid], want: &str) -> Result<Vec<Vec<u8>>, GitError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for batch in ids.chunks(PIPELINE) {
+            self.ask(batch)?;
+            for &id in batch {
+                let (kind, data) = self.answer(id)?;
+                if kind != want {
+                    return Err(GitError::Command {
+                        args: format!("cat-file --batch ({id})"),
+                        why: format!("a {kind}, not a {want}"),
+                    });
+                }
+                out.push(data);
+            }
+        }
+        Ok(out)
+    }
+
+    fn ask(&mut self, ids: &[Oid]) -> Result<(), GitError> {
+        let mut request = String::with_capacity(ids.len() * 65);
+        for id in ids {
+            request.push_str(&id.to_string());
+            request.push('\n');
+        }
+        self.input
+            .write_all(request.as_bytes())
+            .and_then(|()| self.input.flush())
+            .map_err(|e| GitError::Command {
+                args: "cat-file --batch".into(),
+                why: e.to_string(),
+            })
+    }
+
+    /// The type and content of `id`, the next answer; an error when it
+    /// is missing.
+    fn answer(&mut self, id: Oid) -> Result<(String, Vec<u8>), GitError> {
         let fail = |why: String| GitError::Command {
             args: format!("cat-file --batch ({id})"),
             why,
         };
-        writeln!(self.input, "{id}")
-            .and_then(|()| self.input.flush())
-            .map_err(|e| fail(e.to_string()))?;
         let mut header = String::new();
         self.output
             .read_line(&mut header)

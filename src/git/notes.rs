@@ -151,11 +151,12 @@ impl Repo {
         // trail's notes are long delta chains, which libgit2 unpacks
         // whole for each blob).
         let mut objects = super::cat_file::CatFile::start(&self.command_dir())?;
-        let mut out = Vec::with_capacity(ids.len());
-        for (name, id) in ids {
-            let (_, data) = objects.read(id)?;
-            out.push((name, String::from_utf8_lossy(&data).into_owned()));
-        }
+        let blobs: Vec<Oid> = ids.iter().map(|(_, id)| *id).collect();
+        let mut out: Vec<(String, String)> = ids
+            .into_iter()
+            .zip(objects.read_all(&blobs, "blob")?)
+            .map(|((name, _), data)| (name, String::from_utf8_lossy(&data).into_owned()))
+            .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
     }

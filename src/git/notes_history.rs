@@ -28,6 +28,9 @@ const TREE_MODE: u32 = 0o040000;
 
 /// One entry of a raw tree object.
 struct Entry<'a> {
+    /// The entry's bytes as stored (mode, name and id): two entries with
+    /// the same bytes are the same.
+    raw: &'a [u8],
     mode: u32,
     name: &'a [u8],
     id: Oid,
@@ -42,21 +45,32 @@ impl Entry<'_> {
 /// The entries of a raw tree object, in its order. `None` when it is
 /// malformed.
 fn entries(data: &[u8]) -> Option<Vec<Entry<'_>>> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(data.len() / 40 + 1);
     let mut rest = data;
     while !rest.is_empty() {
         let space = rest.iter().position(|&b| b == b' ')?;
-        let mode = u32::from_str_radix(std::str::from_utf8(&rest[..space]).ok()?, 8).ok()?;
-        rest = &rest[space + 1..];
-        let nul = rest.iter().position(|&b| b == 0)?;
-        let name = &rest[..nul];
-        rest = &rest[nul + 1..];
-        if rest.len() < 20 {
+        if space == 0 || space > 7 {
             return None;
         }
-        let id = Oid::from_bytes(&rest[..20]).ok()?;
-        rest = &rest[20..];
-        out.push(Entry { mode, name, id });
+        let mut mode = 0u32;
+        for &d in &rest[..space] {
+            if !(b'0'..=b'7').contains(&d) {
+                return None;
+            }
+            mode = mode * 8 + u32::from(d - b'0');
+        }
+        let nul = space + 1 + rest[space + 1..].iter().position(|&b| b == 0)?;
+        let end = nul + 1 + 20;
+        if rest.len() < end {
+            return None;
+        }
+        out.push(Entry {
+            raw: &rest[..end],
+            mode,
+            name: &rest[space + 1..nul],
+            id: Oid::from_bytes(&rest[nul + 1..end]).ok()?,
+        });
+        rest = &rest[end..];
     }
     Some(out)
 }
@@ -70,36 +84,47 @@ fn order(a: &Entry<'_>, b: &Entry<'_>) -> std::cmp::Ordering {
     })
 }
 
-/// Raw trees by id, the recent ones kept: two generations of about
-/// `CACHE` trees each, so what the commit before read is still here.
+/// Raw trees by id: those of the window being compared and of the one
+/// before it (the first commit of a window compares with a tree the last
+/// window read). Missing trees are asked for all at once.
 struct Trees {
     objects: CatFile,
     now: HashMap<Oid, Rc<[u8]>>,
     before: HashMap<Oid, Rc<[u8]>>,
 }
 
-const CACHE: usize = 2048;
-
 impl Trees {
-    fn get(&mut self, id: Oid) -> Result<Rc<[u8]>, GitError> {
-        if let Some(t) = self.now.get(&id) {
-            return Ok(t.clone());
-        }
-        let t = match self.before.remove(&id) {
-            Some(t) => t,
-            None => {
-                let (kind, data) = self.objects.read(id)?;
-                if kind != "tree" {
-                    return Err(malformed(id, "not a tree"));
-                }
-                Rc::from(data)
+    /// A new window: what the last one read becomes the older generation.
+    fn next_window(&mut self) {
+        self.before = std::mem::take(&mut self.now);
+    }
+
+    /// Makes every tree of `ids` available to [`Trees::get`], reading the
+    /// missing ones through one pipelined request.
+    fn fetch(&mut self, ids: &[Oid]) -> Result<(), GitError> {
+        let mut missing = Vec::new();
+        for &id in ids {
+            if self.now.contains_key(&id) || missing.contains(&id) {
+                continue;
             }
-        };
-        if self.now.len() >= CACHE {
-            self.before = std::mem::take(&mut self.now);
+            match self.before.remove(&id) {
+                Some(t) => {
+                    self.now.insert(id, t);
+                }
+                None => missing.push(id),
+            }
         }
-        self.now.insert(id, t.clone());
-        Ok(t)
+        for (id, data) in missing.iter().zip(self.objects.read_all(&missing, "tree")?) {
+            self.now.insert(*id, Rc::from(data));
+        }
+        Ok(())
+    }
+
+    fn get(&self, id: Oid) -> Result<Rc<[u8]>, GitError> {
+        self.now
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| malformed(id, "a tree that was not read"))
     }
 }
 
@@ -120,27 +145,58 @@ fn join(prefix: &str, name: &[u8]) -> String {
     }
 }
 
-/// Compares two trees (`None`: absent), collecting the notes that differ.
-fn compare(
-    trees: &mut Trees,
+/// Two trees (`None`: absent) to compare, at `prefix`, for comparison
+/// `pair` of a window.
+struct Pending {
     old: Option<Oid>,
     new: Option<Oid>,
-    prefix: &str,
-    sides: &mut Sides,
+    prefix: String,
+    pair: usize,
+}
+
+/// Compares the tree pairs of one window level by level, collecting the
+/// notes that differ into `sides[pair]`: each level's missing trees are
+/// read in one request, and a subtree with the same id on both sides is
+/// never read.
+fn compare_all(
+    trees: &mut Trees,
+    mut level: Vec<Pending>,
+    sides: &mut [Sides],
 ) -> Result<(), GitError> {
-    if old == new {
-        return Ok(());
+    while !level.is_empty() {
+        let ids: Vec<Oid> = level
+            .iter()
+            .flat_map(|p| [p.old, p.new])
+            .flatten()
+            .collect();
+        trees.fetch(&ids)?;
+        let mut next = Vec::new();
+        for p in &level {
+            compare(trees, p, &mut sides[p.pair], &mut next)?;
+        }
+        level = next;
     }
+    Ok(())
+}
+
+/// Compares the two trees of `p` (already read), collecting the notes
+/// that differ and queueing the subtrees that differ on `next`.
+fn compare(
+    trees: &Trees,
+    p: &Pending,
+    sides: &mut Sides,
+    next: &mut Vec<Pending>,
+) -> Result<(), GitError> {
     let bad = |id: Oid| malformed(id, "a malformed tree");
     let (od, nd) = (
-        old.map(|o| trees.get(o)).transpose()?,
-        new.map(|n| trees.get(n)).transpose()?,
+        p.old.map(|o| trees.get(o)).transpose()?,
+        p.new.map(|n| trees.get(n)).transpose()?,
     );
-    let oe = match (&od, old) {
+    let oe = match (&od, p.old) {
         (Some(d), Some(id)) => entries(d).ok_or_else(|| bad(id))?,
         _ => Vec::new(),
     };
-    let ne = match (&nd, new) {
+    let ne = match (&nd, p.new) {
         (Some(d), Some(id)) => entries(d).ok_or_else(|| bad(id))?,
         _ => Vec::new(),
     };
@@ -150,6 +206,11 @@ fn compare(
             (None, None) => return Ok(()),
             (Some(_), None) => std::cmp::Ordering::Less,
             (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(x), Some(y)) if x.raw == y.raw => {
+                a.next();
+                b.next();
+                continue;
+            }
             (Some(x), Some(y)) => order(x, y),
         };
         let (x, y) = match ord {
@@ -168,16 +229,21 @@ fn compare(
         let (xt, yt) = (subtree(x), subtree(y));
         if xt.is_some() || yt.is_some() {
             let name = x.or(y).map(|e| e.name).unwrap_or_default();
-            compare(trees, xt, yt, &join(prefix, name), sides)?;
+            next.push(Pending {
+                old: xt,
+                new: yt,
+                prefix: join(&p.prefix, name),
+                pair: p.pair,
+            });
         }
         let is_blob = |e: &&Entry<'_>| !e.is_tree() && e.mode & 0o170000 == 0o100000;
         if let Some(x) = x.filter(is_blob) {
-            if let Some(c) = note_path_commit(&join(prefix, x.name)) {
+            if let Some(c) = note_path_commit(&join(&p.prefix, x.name)) {
                 sides.old.push((c, x.id));
             }
         }
         if let Some(y) = y.filter(is_blob) {
-            if let Some(c) = note_path_commit(&join(prefix, y.name)) {
+            if let Some(c) = note_path_commit(&join(&p.prefix, y.name)) {
                 sides.new.push((c, y.id));
             }
         }
@@ -191,12 +257,17 @@ fn malformed(id: Oid, what: &str) -> GitError {
     }
 }
 
-fn blob_text(objects: &mut CatFile, id: Oid) -> Result<String, GitError> {
-    let (kind, data) = objects.read(id)?;
-    if kind != "blob" {
-        return Err(malformed(id, "not a blob"));
-    }
-    Ok(String::from_utf8_lossy(&data).into_owned())
+/// Notes commits compared per window: their trees are read in a few
+/// pipelined requests (one per tree level) instead of one round trip each.
+const WINDOW: usize = 256;
+
+/// A note some notes commit changed or dropped: its annotated commit,
+/// the blob before and the blob after (`None`: deleted).
+struct Change {
+    notes_commit: Oid,
+    annotated: String,
+    before: Oid,
+    after: Option<Oid>,
 }
 
 /// Every `(annotated commit, line)` that some notes commit up to `tip`
@@ -224,42 +295,110 @@ pub(super) fn dropped_lines(
         now: HashMap::new(),
         before: HashMap::new(),
     };
+    let mut blobs = CatFile::start(dir)?;
+    // Each commit read once: a parent's tree and parents are kept from
+    // when it was first met as a parent until the walk reaches it.
+    let mut met: HashMap<Oid, (Oid, Vec<Oid>)> = HashMap::new();
+    let read = |met: &mut HashMap<Oid, (Oid, Vec<Oid>)>, id: Oid| {
+        if let Some(known) = met.remove(&id) {
+            return Ok(known);
+        }
+        let c = repo.find_commit(id).map_err(git)?;
+        Ok::<_, GitError>((c.tree_id(), c.parent_ids().collect::<Vec<_>>()))
+    };
     let mut dropped: BTreeMap<(String, String), String> = BTreeMap::new();
-    for id in walk {
+    let mut window: Vec<(Oid, Oid, Oid)> = Vec::with_capacity(WINDOW);
+    let mut walk = walk.peekable();
+    while let Some(id) = walk.next() {
         let id = id.map_err(git)?;
-        let commit = repo.find_commit(id).map_err(git)?;
-        let tree = commit.tree_id();
-        for parent in commit.parent_ids() {
-            let ptree = repo.find_commit(parent).map_err(git)?.tree_id();
-            if ptree == tree {
-                continue;
+        let (tree, parents) = read(&mut met, id)?;
+        for parent in parents {
+            let (ptree, pparents) = read(&mut met, parent)?;
+            met.insert(parent, (ptree, pparents));
+            if ptree != tree {
+                window.push((id, ptree, tree));
             }
-            let mut sides = Sides::default();
-            compare(&mut trees, Some(ptree), Some(tree), "", &mut sides)?;
-            if sides.old.is_empty() {
-                continue; // only notes added
-            }
-            // A note that moved to another fan-out level is unchanged.
-            let new: HashMap<&str, Oid> = sides.new.iter().map(|(c, b)| (c.as_str(), *b)).collect();
-            for (annotated, ob) in &sides.old {
-                let nb = new.get(annotated.as_str()).copied();
-                if nb == Some(*ob) {
-                    continue;
-                }
-                let before = blob_text(&mut trees.objects, *ob)?;
-                let after = match nb {
-                    Some(b) => blob_text(&mut trees.objects, b)?,
-                    None => String::new(),
-                };
-                for line in lines_missing(&before, &after) {
-                    // The walk goes back in time: the last one seen
-                    // dropped it first.
-                    dropped.insert((annotated.clone(), line.to_string()), id.to_string());
-                }
-            }
+        }
+        if window.len() >= WINDOW || (walk.peek().is_none() && !window.is_empty()) {
+            let changes = window_changes(&mut trees, &window)?;
+            window.clear();
+            record_dropped(&mut blobs, &changes, &mut dropped)?;
         }
     }
     Ok(dropped)
+}
+
+/// The notes each `(notes commit, parent tree, tree)` comparison of a
+/// window changed or dropped, in window order.
+fn window_changes(trees: &mut Trees, window: &[(Oid, Oid, Oid)]) -> Result<Vec<Change>, GitError> {
+    trees.next_window();
+    let mut sides: Vec<Sides> = window.iter().map(|_| Sides::default()).collect();
+    let level = window
+        .iter()
+        .enumerate()
+        .map(|(pair, &(_, ptree, tree))| Pending {
+            old: Some(ptree),
+            new: Some(tree),
+            prefix: String::new(),
+            pair,
+        })
+        .collect();
+    compare_all(trees, level, &mut sides)?;
+    let mut changes = Vec::new();
+    for (&(id, _, _), sides) in window.iter().zip(sides) {
+        if sides.old.is_empty() {
+            continue; // only notes added
+        }
+        // A note that moved to another fan-out level is unchanged.
+        let new: HashMap<&str, Oid> = sides.new.iter().map(|(c, b)| (c.as_str(), *b)).collect();
+        for (annotated, before) in sides.old {
+            let after = new.get(annotated.as_str()).copied();
+            if after != Some(before) {
+                changes.push(Change {
+                    notes_commit: id,
+                    annotated,
+                    before,
+                    after,
+                });
+            }
+        }
+    }
+    Ok(changes)
+}
+
+/// Reads the blobs of `changes` (pipelined) and records each line a
+/// change dropped. The walk goes back in time, so a later change's notes
+/// commit dropped the line first and replaces an earlier one's.
+fn record_dropped(
+    blobs: &mut CatFile,
+    changes: &[Change],
+    dropped: &mut BTreeMap<(String, String), String>,
+) -> Result<(), GitError> {
+    for batch in changes.chunks(WINDOW) {
+        let mut ids: Vec<Oid> = batch
+            .iter()
+            .flat_map(|c| [Some(c.before), c.after])
+            .flatten()
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let texts: HashMap<Oid, String> = ids
+            .iter()
+            .zip(blobs.read_all(&ids, "blob")?)
+            .map(|(id, data)| (*id, String::from_utf8_lossy(&data).into_owned()))
+            .collect();
+        for c in batch {
+            let text = |id: Oid| texts.get(&id).map_or("", String::as_str);
+            let after = c.after.map_or("", text);
+            for line in lines_missing(text(c.before), after) {
+                dropped.insert(
+                    (c.annotated.clone(), line.to_string()),
+                    c.notes_commit.to_string(),
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The annotated commit a notes tree path names: a full hex object id
@@ -303,6 +442,11 @@ mod tests {
         assert_eq!(e.len(), 2);
         assert!(e[0].is_tree() && !e[1].is_tree());
         assert_eq!(e[1].name, b"cdef");
+        assert_eq!(e[1].mode, 0o100644);
+        assert_eq!(e[0].raw.len() + e[1].raw.len(), raw.len());
         assert!(entries(&raw[..raw.len() - 1]).is_none());
+        let mut bad_mode = b"10064x cdef\0".to_vec();
+        bad_mode.extend([2u8; 20]);
+        assert!(entries(&bad_mode).is_none());
     }
 }

@@ -367,6 +367,70 @@ fn verify_reports_a_record_deleted_from_the_notes_history() {
         .stderr_lacks("record deleted");
 }
 
+/// Appends `n` notes commits to `refs/notes/tollgate` in one `git
+/// fast-import`, each adding a note to a new commit of `refs/heads/filler`
+/// (git re-fans the notes tree out as the count grows, moving every note).
+fn many_notes_commits(dev: &Repo, n: usize) {
+    let mut stream = String::new();
+    for i in 1..=n {
+        stream.push_str(&format!(
+            "commit refs/heads/filler\nmark :{i}\ncommitter T <t@example.com> {} +0000\ndata 2\nf\n\n",
+            1_700_000_000 + i
+        ));
+    }
+    stream.push_str("commit refs/notes/tollgate\ncommitter T <t@example.com> 1700000000 +0000\ndata 2\nn\nfrom refs/notes/tollgate^0\n\n");
+    for i in 1..=n {
+        let note = format!("filler note {i}\n");
+        stream.push_str(&format!(
+            "commit refs/notes/tollgate\ncommitter T <t@example.com> {} +0000\ndata 2\nn\nN inline :{i}\ndata {}\n{note}\n",
+            1_700_000_000 + i,
+            note.len()
+        ));
+    }
+    let file = dev.path("fast-import.txt");
+    std::fs::write(&file, stream).unwrap();
+    let mut c = dev.command("sh");
+    c.args(["-c", "git fast-import --quiet < fast-import.txt"]);
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_file(file).unwrap();
+}
+
+#[test]
+fn a_record_deleted_early_in_a_long_notes_history_is_found() {
+    // The notes history is compared in windows of a few hundred commits;
+    // a deletion before several windows of later notes (and the fan-out
+    // moves between them) is still found, and only it.
+    let (dev, base) = team(false);
+    let head = commit_secret_with_override(&dev, "config.py");
+    dev.git(&["push", "-q", "origin", "main"]).success();
+    drop_record(&dev, &head);
+    let dropped_in = dev.rev("refs/notes/tollgate").unwrap();
+    many_notes_commits(&dev, 700);
+    assert_eq!(
+        dev.git(&["rev-list", "--count", "refs/notes/tollgate"])
+            .out()
+            .trim(),
+        "703"
+    );
+    dev.git(&["push", "-q", "--no-verify", "origin", "refs/notes/tollgate"])
+        .success();
+    let ci = dev.ci_clone();
+    let json = ci.tollgate(&[
+        "verify", "--base", &base, "--head", &head, "--format", "json",
+    ]);
+    json.code(1);
+    let v: serde_json::Value = serde_json::from_str(&json.out()).unwrap();
+    let deleted = v["deleted_records"].as_array().unwrap();
+    assert_eq!(deleted.len(), 1, "{deleted:?}");
+    assert_eq!(deleted[0]["commit"], head.as_str());
+    assert_eq!(deleted[0]["dropped_in"], dropped_in.as_str(), "{deleted:?}");
+}
+
 #[test]
 fn a_deleted_record_is_caught_by_verify_warm_and_with_a_forged_cache() {
     // The developer's own clone: verify runs there again and again (warm),
