@@ -160,6 +160,47 @@ pub fn judge_at(
     shapes: Shapes<'_>,
     commit_time: &dyn Fn(&str) -> Option<DateTime<Utc>>,
 ) -> Judgement {
+    let read =
+        |commit: &str, line: &str| read_line_at(commit, line, signers, shapes, commit_time(commit));
+    judge_read(policy, signers, blockers, notes, token_uses, &read)
+}
+
+/// A note line as [`read_line_at`] reads it: the record, and why it does
+/// not count.
+pub type LineRead = (Option<AuditRecord>, Option<String>);
+
+/// Note lines read ahead of the judgement, by `(commit, line)`.
+pub type LineReads = HashMap<(String, String), LineRead>;
+
+/// Reads every line of `notes` with [`read_line_at`] (what
+/// [`judge_at`] would), so that the signatures can be checked before the
+/// blockers are known.
+pub fn read_lines(
+    notes: &[(String, String)],
+    signers: &AllowedSigners,
+    shapes: Shapes<'_>,
+    commit_time: &dyn Fn(&str) -> Option<DateTime<Utc>>,
+) -> LineReads {
+    let mut out = LineReads::new();
+    for (commit, text) in notes {
+        let at = commit_time(commit);
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let read = read_line_at(commit, line, signers, shapes, at);
+            out.insert((commit.clone(), line.to_string()), read);
+        }
+    }
+    out
+}
+
+/// [`judge_at`], with each note line read by `read` (`(commit, line)`).
+pub fn judge_read(
+    policy: &Policy,
+    signers: &AllowedSigners,
+    blockers: Vec<Blocker>,
+    notes: &[(String, String)],
+    token_uses: &HashMap<String, usize>,
+    read: &dyn Fn(&str, &str) -> LineRead,
+) -> Judgement {
     let mut covered_by = vec![None; blockers.len()];
     let mut records = Vec::new();
     for (commit, text) in notes {
@@ -173,7 +214,7 @@ pub fn judge_at(
                 record: None,
                 status: RecordStatus::Unattached,
             };
-            let (record, why) = read_line_at(commit, line, signers, shapes, commit_time(commit));
+            let (record, why) = read(commit, line);
             let why = why.or_else(|| {
                 record
                     .as_ref()

@@ -15,10 +15,12 @@ use clap::Args;
 use git2::Oid;
 
 use super::{Ctx, Outcome};
+use crate::audit::trail::DeletedRecord;
 use crate::gate::range::{self, PlanRequest, Trusted};
 use crate::git::{Repo, NOTES_REF};
 use crate::policy::Source;
 use crate::report::verify::{human, sarif, Report};
+use crate::trust::Plan;
 
 /// Output format of `verify`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -67,6 +69,76 @@ pub struct VerifyArgs {
 /// Runs the verification.
 pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Outcome> {
     let repo = ctx.repo()?;
+    // The records are read, and the notes history walked, on a thread of
+    // their own while the range is planned and scanned: neither needs the
+    // other until the blockers are judged.
+    let second = repo.reopen()?;
+    let notes_ref = args.notes_ref.as_str();
+    std::thread::scope(|scope| {
+        let trail = std::thread::Builder::new()
+            .name("tollgate-notes".into())
+            .spawn_scoped(scope, move || {
+                let read = read_trail(&second, notes_ref);
+                (second, read)
+            })?;
+        let (plan, trusted, commits) = plan_range(ctx, &repo, &args)?;
+        std::thread::scope(|inner| {
+            // Then, once the range is known, the signatures of its records
+            // are checked on that thread too.
+            let ahead = std::thread::Builder::new()
+                .name("tollgate-notes".into())
+                .spawn_scoped(inner, || -> anyhow::Result<_> {
+                    let (second, read) = trail.join().map_err(|_| stopped())?;
+                    let (all, deleted) = read?;
+                    let ahead = range::read_ahead(&second, &trusted, &commits, &all);
+                    Ok((all, deleted, ahead))
+                })?;
+            let mut progress = ctx.printer.progress();
+            let scanned = range::scan_range(
+                &mut |done, total| progress.commits(done, total),
+                &repo,
+                &trusted,
+                &commits,
+                plan.update.as_ref(),
+                crate::clock::now().date_naive(),
+            )?;
+            let (all, deleted, ahead) = ahead.join().map_err(|_| stopped())??;
+            let judged =
+                range::judge_scanned(&repo, &trusted, &commits, scanned, &all, Some(ahead))?;
+            progress.done();
+            Ok(report(
+                ctx, &repo, &args, &plan, &trusted, &judged, &deleted,
+            ))
+        })
+    })
+}
+
+fn stopped() -> anyhow::Error {
+    anyhow::anyhow!("the thread reading the audit records stopped")
+}
+
+/// `(annotated commit, note text)`, as the notes layer reads them.
+type Notes = Vec<(String, String)>;
+
+/// Every record of `notes_ref`, and those its history lost. The trail is
+/// append-only: a record some notes commit had is still there. The whole
+/// history is walked on every run: nothing under `.git/` (which the agent
+/// can edit) says which part was checked.
+fn read_trail(repo: &Repo, notes_ref: &str) -> anyhow::Result<(Notes, Vec<DeletedRecord>)> {
+    let all = repo.all_notes(notes_ref)?;
+    let deleted = match repo.ref_target(notes_ref) {
+        Some(tip) => crate::audit::trail::deleted_records(repo, tip)?,
+        None => Vec::new(),
+    };
+    Ok((all, deleted))
+}
+
+/// What is judged (the plan and its commits) and by what.
+fn plan_range(
+    ctx: &Ctx,
+    repo: &Repo,
+    args: &VerifyArgs,
+) -> anyhow::Result<(Plan, Trusted, Vec<Oid>)> {
     let request = PlanRequest {
         base: args.base.as_deref(),
         head: args.head.as_deref(),
@@ -75,14 +147,14 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Outcome> {
         new: args.new.as_deref(),
         anchor: args.anchor.as_deref(),
     };
-    let mut plan = range::plan(&repo, &request)?;
+    let mut plan = range::plan(repo, &request)?;
     let explicit_policy = ctx.explicit_policy()?;
     let explicit_trust = explicit_policy.is_some() && args.allowed_signers.is_some();
-    range::pick_anchor(&repo, &mut plan, args.anchor.as_deref(), explicit_trust)?;
+    range::pick_anchor(repo, &mut plan, args.anchor.as_deref(), explicit_trust)?;
     let anchor = plan.anchor.as_ref().map(|a| a.commit);
     let trusted = trusted(
         ctx,
-        &repo,
+        repo,
         anchor,
         explicit_policy,
         args.allowed_signers.as_deref(),
@@ -92,25 +164,19 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Outcome> {
         Some(head) => repo.range_commits(plan.base, head)?,
         None => Vec::new(),
     };
-    let all = repo.all_notes(&args.notes_ref)?;
-    // The trail is append-only: a record some notes commit had is still
-    // there. The whole history is walked on every run: nothing under
-    // `.git/` (which the agent can edit) says which part was checked.
-    let deleted = match repo.ref_target(&args.notes_ref) {
-        Some(tip) => crate::audit::trail::deleted_records(&repo, tip)?,
-        None => Vec::new(),
-    };
-    let mut progress = ctx.printer.progress();
-    let judged = range::judge_commits(
-        &mut |done, total| progress.commits(done, total),
-        &repo,
-        &trusted,
-        &commits,
-        plan.update.as_ref(),
-        &all,
-        crate::clock::now().date_naive(),
-    )?;
-    progress.done();
+    Ok((plan, trusted, commits))
+}
+
+/// Prints the judgement of `plan` in the asked format.
+fn report(
+    ctx: &Ctx,
+    repo: &Repo,
+    args: &VerifyArgs,
+    plan: &Plan,
+    trusted: &Trusted,
+    judged: &range::RangeJudgement,
+    deleted: &[DeletedRecord],
+) -> Outcome {
     let (shown, judgement) = (&judged.shown, &judged.judgement);
 
     let baselined = shown.iter().filter(|s| s.baselined.is_some()).count();
@@ -128,14 +194,14 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Outcome> {
         ));
     }
     let report = Report::new(
-        &plan,
+        plan,
         &trusted.policy_source,
         &trusted.signers_source,
         judgement,
         shown,
         &judged.allow_notes,
     )
-    .with_deleted(&deleted);
+    .with_deleted(deleted);
     match args.format {
         VerifyFormat::Human => human(&ctx.printer, &report),
         VerifyFormat::Json => ctx.printer.stdout(&report.to_json()),
@@ -144,11 +210,11 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Outcome> {
                 .stdout(&sarif(&trusted.policy, shown, judgement, &report))
         }
     }
-    Ok(if judgement.passed() && deleted.is_empty() {
+    if judgement.passed() && deleted.is_empty() {
         Outcome::Pass
     } else {
         Outcome::Blocked
-    })
+    }
 }
 
 /// Loads the trusted policy and signer list ([`Trusted::load`]), prints

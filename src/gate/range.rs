@@ -8,7 +8,7 @@
 //! It returns values (warnings and refusals as text) and prints nothing;
 //! the CLI renders them (`report::verify`).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
 use chrono::NaiveDate;
@@ -181,7 +181,67 @@ pub fn judge_commits(
     notes: &[(String, String)],
     today: NaiveDate,
 ) -> anyhow::Result<RangeJudgement> {
-    let (policy, signers) = (&trusted.policy, &trusted.signers);
+    let scanned = scan_range(progress, repo, trusted, commits, update, today)?;
+    judge_scanned(repo, trusted, commits, scanned, notes, None)
+}
+
+/// What the judgement of a range reads from the records before it knows
+/// the blockers: every record line on the range's commits, read and its
+/// signature checked, and how often each token id is used. `verify`
+/// computes it on the thread that read the notes, while the range is
+/// scanned.
+pub struct ReadAhead {
+    lines: verify::LineReads,
+    uses: HashMap<String, usize>,
+}
+
+/// [`ReadAhead`] for `commits`, from the records in `notes`.
+pub fn read_ahead(
+    repo: &Repo,
+    trusted: &Trusted,
+    commits: &[Oid],
+    notes: &[(String, String)],
+) -> ReadAhead {
+    let on: HashSet<String> = commits.iter().map(|c| c.to_string()).collect();
+    let on_range: Vec<(String, String)> = notes
+        .iter()
+        .filter(|(c, _)| on.contains(c))
+        .cloned()
+        .collect();
+    let shapes = |c: &str| repo.shape_of(c);
+    ReadAhead {
+        lines: verify::read_lines(&on_range, &trusted.signers, &shapes, &|c| {
+            commit_time(repo, c)
+        }),
+        uses: verify::token_uses(notes, &shapes),
+    }
+}
+
+/// The committer time of `commit` (full hex), which judges a record's key.
+fn commit_time(repo: &Repo, commit: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    Oid::from_str(commit).ok().and_then(|o| repo.commit_time(o))
+}
+
+/// A range's findings before the records judge them ([`scan_range`]).
+pub struct ScannedRange<'t> {
+    engine: Engine<'t>,
+    shown: Vec<Shown>,
+    allow_notes: Vec<String>,
+    blockers: Vec<Blocker>,
+}
+
+/// The half of [`judge_commits`] that needs no records: every constraint
+/// re-run over `commits` and the update, the allow rules and the baseline
+/// applied, the blockers picked out. `verify` reads the notes meanwhile.
+pub fn scan_range<'t>(
+    progress: &mut dyn FnMut(usize, usize),
+    repo: &Repo,
+    trusted: &'t Trusted,
+    commits: &[Oid],
+    update: Option<&RefUpdate>,
+    today: NaiveDate,
+) -> anyhow::Result<ScannedRange<'t>> {
+    let policy = &trusted.policy;
     let engine = Engine::new(policy);
     let mut out = Findings::default();
     crate::gate::scan_commits_with(repo, &engine, commits, &mut out, progress)?;
@@ -221,6 +281,31 @@ pub fn judge_commits(
             })
         })
         .collect();
+    Ok(ScannedRange {
+        engine,
+        shown,
+        allow_notes,
+        blockers,
+    })
+}
+
+/// The other half of [`judge_commits`]: each blocker of `scanned` judged
+/// against the records in `notes`.
+pub fn judge_scanned(
+    repo: &Repo,
+    trusted: &Trusted,
+    commits: &[Oid],
+    scanned: ScannedRange<'_>,
+    notes: &[(String, String)],
+    ahead: Option<ReadAhead>,
+) -> anyhow::Result<RangeJudgement> {
+    let (policy, signers) = (&trusted.policy, &trusted.signers);
+    let ScannedRange {
+        engine,
+        shown,
+        allow_notes,
+        blockers,
+    } = scanned;
     let mut judged: HashSet<String> = commits.iter().map(|c| c.to_string()).collect();
     judged.extend(blockers.iter().map(|b| b.commit.clone()));
     let on_judged: Vec<(String, String)> = notes
@@ -229,17 +314,21 @@ pub fn judge_commits(
         .cloned()
         .collect();
     let shapes = |c: &str| repo.shape_of(c);
-    let uses = verify::token_uses(notes, &shapes);
-    let commit_time = |c: &str| Oid::from_str(c).ok().and_then(|o| repo.commit_time(o));
-    let mut judgement = verify::judge_at(
-        policy,
-        signers,
-        blockers,
-        &on_judged,
-        &uses,
-        &shapes,
-        &commit_time,
-    );
+    let commit_time = |c: &str| commit_time(repo, c);
+    let ReadAhead { lines, uses } = match ahead {
+        Some(a) => a,
+        None => ReadAhead {
+            lines: verify::LineReads::new(),
+            uses: verify::token_uses(notes, &shapes),
+        },
+    };
+    // A line read ahead was read exactly as here (same signers, same
+    // repository); a blocker's commit outside the range is read now.
+    let read = |c: &str, l: &str| match lines.get(&(c.to_string(), l.to_string())) {
+        Some(r) => r.clone(),
+        None => verify::read_line_at(c, l, signers, &shapes, commit_time(c)),
+    };
+    let mut judgement = verify::judge_read(policy, signers, blockers, &on_judged, &uses, &read);
     // Squash and rebase merges: a record on the commit the same change was
     // made in covers it here, once that commit is re-scanned and holds it.
     crate::trust::carry(
