@@ -42,37 +42,105 @@ impl Entry<'_> {
     }
 }
 
+/// The first entry of the raw tree bytes `rest` (not empty). `None` when
+/// it is malformed.
+fn entry(rest: &[u8]) -> Option<Entry<'_>> {
+    let space = rest.iter().position(|&b| b == b' ')?;
+    if space == 0 || space > 7 {
+        return None;
+    }
+    let mut mode = 0u32;
+    for &d in &rest[..space] {
+        if !(b'0'..=b'7').contains(&d) {
+            return None;
+        }
+        mode = mode * 8 + u32::from(d - b'0');
+    }
+    let nul = space + 1 + rest[space + 1..].iter().position(|&b| b == 0)?;
+    let end = nul + 1 + 20;
+    if rest.len() < end {
+        return None;
+    }
+    Some(Entry {
+        raw: &rest[..end],
+        mode,
+        name: &rest[space + 1..nul],
+        id: Oid::from_bytes(&rest[nul + 1..end]).ok()?,
+    })
+}
+
 /// The entries of a raw tree object, in its order. `None` when it is
 /// malformed.
+#[cfg(test)]
 fn entries(data: &[u8]) -> Option<Vec<Entry<'_>>> {
-    let mut out = Vec::with_capacity(data.len() / 40 + 1);
+    let mut out = Vec::new();
     let mut rest = data;
     while !rest.is_empty() {
-        let space = rest.iter().position(|&b| b == b' ')?;
-        if space == 0 || space > 7 {
-            return None;
-        }
-        let mut mode = 0u32;
-        for &d in &rest[..space] {
-            if !(b'0'..=b'7').contains(&d) {
-                return None;
-            }
-            mode = mode * 8 + u32::from(d - b'0');
-        }
-        let nul = space + 1 + rest[space + 1..].iter().position(|&b| b == 0)?;
-        let end = nul + 1 + 20;
-        if rest.len() < end {
-            return None;
-        }
-        out.push(Entry {
-            raw: &rest[..end],
-            mode,
-            name: &rest[space + 1..nul],
-            id: Oid::from_bytes(&rest[nul + 1..end]).ok()?,
-        });
-        rest = &rest[end..];
+        let e = entry(rest)?;
+        rest = &rest[e.raw.len()..];
+        out.push(e);
     }
     Some(out)
+}
+
+/// Where the entries two raw trees share at their start end: a byte
+/// offset at an entry boundary of both (their bytes are the same up to
+/// it). Only the name's terminating NUL is looked for in each entry.
+fn shared_start(a: &[u8], b: &[u8]) -> usize {
+    let same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let mut at = 0;
+    while let Some(nul) = a[at..same].iter().position(|&c| c == 0) {
+        let end = at + nul + 1 + 20;
+        if end > same {
+            break;
+        }
+        at = end;
+    }
+    at
+}
+
+/// The entries of one side of a comparison, parsed one at a time.
+struct Side<'a> {
+    rest: &'a [u8],
+    head: Option<Entry<'a>>,
+    id: Option<Oid>,
+}
+
+impl<'a> Side<'a> {
+    fn new(rest: &'a [u8], id: Option<Oid>) -> Result<Side<'a>, GitError> {
+        let mut side = Side {
+            rest,
+            head: None,
+            id,
+        };
+        side.parse()?;
+        Ok(side)
+    }
+
+    fn parse(&mut self) -> Result<(), GitError> {
+        self.head =
+            match self.rest.is_empty() {
+                true => None,
+                false => Some(entry(self.rest).ok_or_else(|| {
+                    malformed(self.id.unwrap_or_else(Oid::zero), "a malformed tree")
+                })?),
+            };
+        if let Some(e) = &self.head {
+            self.rest = &self.rest[e.raw.len()..];
+        }
+        Ok(())
+    }
+
+    /// The bytes from the head entry on.
+    fn left(&self) -> usize {
+        self.head.as_ref().map_or(0, |e| e.raw.len()) + self.rest.len()
+    }
+
+    fn take(&mut self) -> Result<Option<Entry<'a>>, GitError> {
+        let head = self.head.take();
+        self.parse()?;
+        Ok(head)
+    }
 }
 
 /// Git's tree order: names as bytes, a subtree's name as if it ended in `/`.
@@ -187,37 +255,51 @@ fn compare(
     sides: &mut Sides,
     next: &mut Vec<Pending>,
 ) -> Result<(), GitError> {
-    let bad = |id: Oid| malformed(id, "a malformed tree");
     let (od, nd) = (
         p.old.map(|o| trees.get(o)).transpose()?,
         p.new.map(|n| trees.get(n)).transpose()?,
     );
-    let oe = match (&od, p.old) {
-        (Some(d), Some(id)) => entries(d).ok_or_else(|| bad(id))?,
-        _ => Vec::new(),
-    };
-    let ne = match (&nd, p.new) {
-        (Some(d), Some(id)) => entries(d).ok_or_else(|| bad(id))?,
-        _ => Vec::new(),
-    };
-    let (mut a, mut b) = (oe.iter().peekable(), ne.iter().peekable());
+    let (o, n): (&[u8], &[u8]) = (
+        od.as_deref().unwrap_or_default(),
+        nd.as_deref().unwrap_or_default(),
+    );
+    // Entries the two trees share at their start and at their end are
+    // never parsed: a note commit changes one entry of each tree it
+    // touches, so this is nearly all of them.
+    let start = shared_start(o, n);
+    let tail = o[start..]
+        .iter()
+        .rev()
+        .zip(n[start..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let (mut a, mut b) = (
+        Side::new(&o[start..], p.old)?,
+        Side::new(&n[start..], p.new)?,
+    );
     loop {
-        let ord = match (a.peek(), b.peek()) {
+        // Both at an entry boundary with the same bytes left, all of them
+        // in the shared tail: the rest is the same entries.
+        if a.left() == b.left() && a.left() <= tail {
+            return Ok(());
+        }
+        let ord = match (&a.head, &b.head) {
             (None, None) => return Ok(()),
             (Some(_), None) => std::cmp::Ordering::Less,
             (None, Some(_)) => std::cmp::Ordering::Greater,
             (Some(x), Some(y)) if x.raw == y.raw => {
-                a.next();
-                b.next();
+                a.take()?;
+                b.take()?;
                 continue;
             }
             (Some(x), Some(y)) => order(x, y),
         };
         let (x, y) = match ord {
-            std::cmp::Ordering::Less => (a.next(), None),
-            std::cmp::Ordering::Greater => (None, b.next()),
-            std::cmp::Ordering::Equal => (a.next(), b.next()),
+            std::cmp::Ordering::Less => (a.take()?, None),
+            std::cmp::Ordering::Greater => (None, b.take()?),
+            std::cmp::Ordering::Equal => (a.take()?, b.take()?),
         };
+        let (x, y) = (x.as_ref(), y.as_ref());
         if let (Some(x), Some(y)) = (x, y) {
             if x.id == y.id && x.mode == y.mode {
                 continue;
@@ -448,5 +530,26 @@ mod tests {
         let mut bad_mode = b"10064x cdef\0".to_vec();
         bad_mode.extend([2u8; 20]);
         assert!(entries(&bad_mode).is_none());
+    }
+
+    #[test]
+    fn the_shared_start_ends_at_an_entry_boundary_even_with_nul_bytes_in_ids() {
+        let tree = |ids: [u8; 3]| {
+            let mut raw = Vec::new();
+            for (name, id) in [b"aa", b"bb", b"cc"].iter().zip(ids) {
+                raw.extend(b"100644 ");
+                raw.extend(*name);
+                raw.push(0);
+                raw.extend([0u8; 19]);
+                raw.push(id);
+            }
+            raw
+        };
+        let entry = 7 + 2 + 1 + 20;
+        let (a, b) = (tree([0, 0, 0]), tree([0, 1, 0]));
+        assert_eq!(shared_start(&a, &b), entry);
+        assert_eq!(shared_start(&a, &a), a.len());
+        assert_eq!(shared_start(&a, &tree([1, 0, 0])), 0);
+        assert_eq!(shared_start(&a, &a[..entry * 2]), entry * 2);
     }
 }
