@@ -305,21 +305,57 @@ fn belongs(r: &AuditRecord, commit: &str, shapes: Shapes<'_>) -> bool {
 }
 
 /// Every valid record line in `notes` (on the commit it names, with a
-/// signature `signers` accepts), parsed.
+/// signature `signers` accepts), parsed. The lines are parsed and matched
+/// to their commits here; their signatures, nearly all of the cost, are
+/// checked on every core (100,000 records are an `audit report`).
 pub fn valid_records(
     notes: &[(String, String)],
     signers: &AllowedSigners,
     shapes: Shapes<'_>,
 ) -> Vec<AuditRecord> {
-    let mut out = Vec::new();
+    let mut placed = Vec::new();
     for (commit, text) in notes {
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            if let (Some(r), None) = read_line(commit, line, signers, shapes) {
-                out.push(r);
+            match parse_line(line) {
+                Ok(r) if belongs(&r, commit, shapes) => placed.push(r),
+                _ => {}
             }
         }
     }
-    out
+    let signed = signatures_hold(&placed, signers);
+    placed
+        .into_iter()
+        .zip(signed)
+        .filter_map(|(r, ok)| ok.then_some(r))
+        .collect()
+}
+
+/// Whether each record's signature is one `signers` accepts at its
+/// consumption (what [`read_line`] checks last), on up to
+/// `available_parallelism` threads.
+fn signatures_hold(records: &[AuditRecord], signers: &AllowedSigners) -> Vec<bool> {
+    let check = |r: &AuditRecord| r.verify(signers, r.consumed).is_ok();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if threads < 2 || records.len() < 64 {
+        return records.iter().map(check).collect();
+    }
+    let size = records.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = records
+            .chunks(size)
+            .map(|part| scope.spawn(move || part.iter().map(check).collect::<Vec<bool>>()))
+            .collect();
+        // A thread that died counts its records as not valid: fewer
+        // records, never a forged one.
+        let mut out = Vec::with_capacity(records.len());
+        for (part, handle) in records.chunks(size).zip(parts) {
+            match handle.join() {
+                Ok(v) => out.extend(v),
+                Err(_) => out.extend(std::iter::repeat_n(false, part.len())),
+            }
+        }
+        out
+    })
 }
 
 /// Valid records per `(constraint, ISO week of consumption)`.
@@ -633,6 +669,29 @@ mod tests {
         edit(&mut r);
         r.sign(&signing).unwrap();
         (signers, r)
+    }
+
+    #[test]
+    fn valid_records_checks_many_signatures_on_several_threads_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lines = Vec::new();
+        let mut signers = None;
+        for i in 0..80 {
+            let (s, mut r) = signed(dir.path(), |r| r.reason = format!("reason {i}"));
+            if i == 9 || i == 70 {
+                r.reason = format!("edited {i}"); // after signing: invalid
+            }
+            lines.push(r.to_line().unwrap());
+            signers = Some(s);
+        }
+        let notes = [("c".repeat(40), lines.join("\n") + "\n")];
+        let valid = valid_records(&notes, &signers.unwrap(), &|_| None);
+        let reasons: Vec<String> = valid.iter().map(|r| r.reason.clone()).collect();
+        let expected: Vec<String> = (0..80)
+            .filter(|i| *i != 9 && *i != 70)
+            .map(|i| format!("reason {i}"))
+            .collect();
+        assert_eq!(reasons, expected);
     }
 
     fn policy(mode: &str, extra: &str) -> Policy {

@@ -160,7 +160,8 @@ pub struct Repo {
     /// Where it was opened (`None`: from git's environment), so that
     /// [`Repo::reopen`] opens the same repository the same way.
     at: Option<PathBuf>,
-    /// The last range walked (`base`, `head`, its commits): `verify` asks
+    /// The range the last fast-forward question walked (`base`, `head`,
+    /// its commits), until [`Repo::range_commits`] takes it: `verify` asks
     /// whether its range is a fast-forward and then scans the same range,
     /// and on 10,000 commits each walk costs about 50 ms.
     last_range: RefCell<Option<Walked>>,
@@ -621,21 +622,23 @@ impl Repo {
     /// Commits in `base..head` (or all of `head`'s history when `base` is
     /// `None`), oldest first.
     pub fn range_commits(&self, base: Option<Oid>, head: Oid) -> Result<Vec<Oid>, GitError> {
-        if let Some((b, h, commits)) = &*self.last_range.borrow() {
-            if (*b, *h) == (base, head) {
-                return Ok(commits.clone());
+        let walked = self.last_range.borrow_mut().take();
+        if let Some((b, h, commits)) = walked {
+            if (b, h) == (base, head) {
+                return Ok(commits);
             }
         }
+        self.walk_range(base, head)
+    }
+
+    fn walk_range(&self, base: Option<Oid>, head: Oid) -> Result<Vec<Oid>, GitError> {
         let mut walk = self.walk()?;
         walk.push(head).ctx(|| format!("cannot walk from {head}"))?;
         if let Some(b) = base {
             walk.hide(b).ctx(|| format!("cannot hide {b}"))?;
         }
-        let commits = walk
-            .collect::<Result<Vec<_>, _>>()
-            .ctx(|| "cannot walk history".into())?;
-        *self.last_range.borrow_mut() = Some((base, head, commits.clone()));
-        Ok(commits)
+        walk.collect::<Result<Vec<_>, _>>()
+            .ctx(|| "cannot walk history".into())
     }
 
     /// Commits reachable from `tip` and from no existing ref (notes aside),
@@ -771,7 +774,7 @@ impl Repo {
     /// among the first; past the first few, libgit2's merge-base decides.
     fn descends_from(&self, new: Oid, old: Oid) -> bool {
         const LOOK: usize = 64;
-        let Ok(range) = self.range_commits(Some(old), new) else {
+        let Ok(range) = self.walk_range(Some(old), new) else {
             return false;
         };
         let has_parent = |c: &Oid| {
@@ -779,8 +782,11 @@ impl Repo {
                 .find_commit(*c)
                 .is_ok_and(|c| c.parent_ids().any(|p| p == old))
         };
-        range.iter().take(LOOK).any(has_parent)
-            || (range.len() > LOOK && self.repo.graph_descendant_of(new, old).unwrap_or(false))
+        let answer = range.iter().take(LOOK).any(has_parent)
+            || (range.len() > LOOK && self.repo.graph_descendant_of(new, old).unwrap_or(false));
+        // Kept for the one `range_commits` call that asks for it next.
+        *self.last_range.borrow_mut() = Some((Some(old), new, range));
+        answer
     }
 }
 
