@@ -203,11 +203,7 @@ pub fn read_ahead(
     notes: &[(String, String)],
 ) -> ReadAhead {
     let on: HashSet<String> = commits.iter().map(|c| c.to_string()).collect();
-    let on_range: Vec<(String, String)> = notes
-        .iter()
-        .filter(|(c, _)| on.contains(c))
-        .cloned()
-        .collect();
+    let on_range = notes_on(notes, &on);
     let shapes = |c: &str| repo.shape_of(c);
     ReadAhead {
         lines: verify::read_lines(&on_range, &trusted.signers, &shapes, &|c| {
@@ -215,6 +211,15 @@ pub fn read_ahead(
         }),
         uses: verify::token_uses(notes, &shapes),
     }
+}
+
+/// The notes of `notes` on the commits of `on`.
+fn notes_on(notes: &[(String, String)], on: &HashSet<String>) -> Vec<(String, String)> {
+    notes
+        .iter()
+        .filter(|(c, _)| on.contains(c))
+        .cloned()
+        .collect()
 }
 
 /// The committer time of `commit` (full hex), which judges a record's key.
@@ -308,11 +313,7 @@ pub fn judge_scanned(
     } = scanned;
     let mut judged: HashSet<String> = commits.iter().map(|c| c.to_string()).collect();
     judged.extend(blockers.iter().map(|b| b.commit.clone()));
-    let on_judged: Vec<(String, String)> = notes
-        .iter()
-        .filter(|(c, _)| judged.contains(c))
-        .cloned()
-        .collect();
+    let on_judged = notes_on(notes, &judged);
     let shapes = |c: &str| repo.shape_of(c);
     let commit_time = |c: &str| commit_time(repo, c);
     let ReadAhead { lines, uses } = match ahead {

@@ -170,9 +170,12 @@ impl Trees {
     /// Makes every tree of `ids` available to [`Trees::get`], reading the
     /// missing ones through one pipelined request.
     fn fetch(&mut self, ids: &[Oid]) -> Result<(), GitError> {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
         let mut missing = Vec::new();
-        for &id in ids {
-            if self.now.contains_key(&id) || missing.contains(&id) {
+        for id in ids {
+            if self.now.contains_key(&id) {
                 continue;
             }
             match self.before.remove(&id) {
