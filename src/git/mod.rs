@@ -371,30 +371,45 @@ impl Repo {
             Some(c) => Some(c.tree().ctx(|| "cannot read HEAD's tree".into())?),
             None => None,
         };
-        let index = self.repo.index().ctx(|| "cannot read the index".into())?;
         let mut opts = diff_options();
-        // Only the paths the index changes are compared (see `staged`);
-        // where the index cannot be read that way, all of it is.
-        let paths = match (&head_tree, index.path()) {
-            (Some(tree), Some(file)) if !self.ignores_case() => {
-                staged::changed_paths(&self.repo, file, tree)
+        // Only the paths the index changes are compared, against an index
+        // of just their entries (see `staged`); where the index file cannot
+        // be read that way, libgit2 loads all of it and compares every path.
+        let staged = match &head_tree {
+            Some(tree) if !self.ignores_case() => {
+                staged::changed(&self.repo, &self.index_path(), tree)
             }
             _ => None,
         };
-        if let Some(paths) = paths {
-            if paths.is_empty() {
-                return Ok(()); // nothing staged
-            }
-            opts.disable_pathspec_match(true);
-            for p in paths {
-                opts.pathspec(p);
-            }
-        }
+        let index = match staged {
+            Some(s) if s.paths.is_empty() => return Ok(()), // nothing staged
+            Some(s) => match s.index() {
+                Ok(mem) => {
+                    opts.disable_pathspec_match(true);
+                    for p in s.paths {
+                        opts.pathspec(p);
+                    }
+                    mem
+                }
+                Err(_) => self.repo.index().ctx(|| "cannot read the index".into())?,
+            },
+            None => self.repo.index().ctx(|| "cannot read the index".into())?,
+        };
         let diff = self
             .repo
             .diff_tree_to_index(head_tree.as_ref(), Some(&index), Some(&mut opts))
             .ctx(|| "cannot diff the index against HEAD".into())?;
         self.feed_diff(diff, None, &mut Seen::new(), rescan, f, None)
+    }
+
+    /// The index file libgit2 would load: `GIT_INDEX_FILE` (as `git commit`
+    /// sets it for its hooks) for a repository opened from the
+    /// environment, else the git dir's `index`.
+    fn index_path(&self) -> PathBuf {
+        match (&self.at, std::env::var_os("GIT_INDEX_FILE")) {
+            (None, Some(p)) if !p.is_empty() => PathBuf::from(p),
+            _ => self.repo.path().join("index"),
+        }
     }
 
     /// Whether the index compares paths case-insensitively

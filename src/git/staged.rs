@@ -10,33 +10,90 @@
 //! `git commit` writes a still-valid directory's recorded id without
 //! looking at its entries. So a directory whose recorded id is the id of
 //! the same directory in `HEAD` is committed unchanged, and nothing under it
-//! can be a staged change. [`changed_paths`] reads the index file, skips
+//! can be a staged change. [`changed`] reads the index file, skips
 //! those directories, and compares the remaining entries with `HEAD`'s
-//! files; the caller hands the paths to libgit2 as a path list, so the
-//! deltas (and the rename detection on them) are libgit2's, as before.
+//! files. The caller diffs `HEAD` against an in-memory index holding only
+//! the entries at those paths, restricted to them as a path list, so the
+//! deltas (and the rename detection on them) are libgit2's, as before, and
+//! libgit2 never loads the whole index: in a 10,000-file repository that
+//! load (its SHA-1 check and path validation of every entry) cost more
+//! than the rest of the hook.
 //!
 //! Anything this reader does not understand (another index version, a
 //! split or sparse index, a SHA-256 repository, a truncated file) gives
 //! `None`, and the caller diffs the whole tree as before.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
-use git2::{Oid, Repository, Tree};
+use git2::{IndexEntry, IndexTime, Oid, Repository, Tree};
 
 /// One index entry as this module needs it.
-struct Entry {
-    path: Vec<u8>,
+struct Entry<'a> {
+    /// Borrowed from the file (index versions 2 and 3), or rebuilt from
+    /// its prefix compression (version 4).
+    path: Cow<'a, [u8]>,
     mode: u32,
+    size: u32,
     id: [u8; 20],
+    /// The entry's flags as stored (stage bits and more; the name length
+    /// bits are recomputed by libgit2) and its extended flags.
+    flags: u16,
+    ext: u16,
     /// Conflict stage, or intent-to-add: always handed to libgit2.
     special: bool,
 }
 
+impl Entry<'_> {
+    /// The entry as libgit2 takes it (stat data is not compared by a
+    /// tree-to-index diff and is left zero).
+    fn to_git2(&self) -> Option<IndexEntry> {
+        let zero = IndexTime::new(0, 0);
+        Some(IndexEntry {
+            ctime: zero,
+            mtime: zero,
+            dev: 0,
+            ino: 0,
+            mode: self.mode,
+            uid: 0,
+            gid: 0,
+            file_size: self.size,
+            id: Oid::from_bytes(&self.id).ok()?,
+            flags: self.flags,
+            flags_extended: self.ext,
+            path: self.path.to_vec(),
+        })
+    }
+}
+
 /// What the index file holds: its entries (in index order) and the
 /// directories whose cache-tree id is valid.
-struct IndexFile {
-    entries: Vec<Entry>,
+struct IndexFile<'a> {
+    entries: Vec<Entry<'a>>,
     valid: HashMap<Vec<u8>, Oid>,
+}
+
+/// What the index changes against `HEAD`.
+pub(super) struct Staged {
+    /// Every path at which the index differs from `HEAD`, sorted.
+    pub paths: Vec<Vec<u8>>,
+    /// The index's entries at those paths (a path only `HEAD` has has
+    /// none), in index order.
+    pub entries: Vec<IndexEntry>,
+}
+
+impl Staged {
+    /// An in-memory index holding only [`Staged::entries`]: diffed against
+    /// `HEAD` with [`Staged::paths`] as a literal path list, it gives the
+    /// deltas of the whole index (every other path is the same on both
+    /// sides, and no unchanged entry lies under a listed path).
+    pub fn index(&self) -> Result<git2::Index, git2::Error> {
+        let mut mem = git2::Index::new()?;
+        for e in &self.entries {
+            mem.add(e)?;
+        }
+        Ok(mem)
+    }
 }
 
 /// A cursor over the index file's bytes.
@@ -83,7 +140,7 @@ impl<'a> Cursor<'a> {
 /// Size of the SHA-1 trailer (and of every id in a SHA-1 index).
 const ID: usize = 20;
 
-fn parse(buf: &[u8]) -> Option<IndexFile> {
+fn parse(buf: &[u8]) -> Option<IndexFile<'_>> {
     let body = buf.get(..buf.len().checked_sub(ID)?)?;
     let mut c = Cursor { buf: body, at: 0 };
     if c.take(4)? != b"DIRC" {
@@ -100,7 +157,8 @@ fn parse(buf: &[u8]) -> Option<IndexFile> {
         let start = c.at;
         c.take(24)?; // ctime, mtime, dev, ino
         let mode = c.u32()?;
-        c.take(12)?; // uid, gid, size
+        c.take(8)?; // uid, gid
+        let size = c.u32()?;
         let id: [u8; ID] = c.take(ID)?.try_into().ok()?;
         let flags = c.u16()?;
         let mut ext = 0u16;
@@ -110,20 +168,21 @@ fn parse(buf: &[u8]) -> Option<IndexFile> {
             }
             ext = c.u16()?;
         }
-        if version == 4 {
+        let name: Cow<'_, [u8]> = if version == 4 {
             let strip = c.varint()?;
             path.truncate(path.len().checked_sub(strip)?);
             path.extend_from_slice(c.until_nul()?);
+            Cow::Owned(path.clone())
         } else {
-            path.clear();
-            path.extend_from_slice(c.until_nul()?);
+            let name = c.until_nul()?;
             // Entries are padded with NULs to a multiple of 8 bytes.
             let len = (c.at - 1 - start + 8) & !7;
             c.at = start.checked_add(len)?;
             if c.at > body.len() {
                 return None;
             }
-        }
+            Cow::Borrowed(name)
+        };
         // A directory entry is a sparse index: not read here.
         if mode & 0o170000 == 0o040000 {
             return None;
@@ -131,9 +190,12 @@ fn parse(buf: &[u8]) -> Option<IndexFile> {
         let stage = (flags >> 12) & 3;
         let intent_to_add = ext & 0x2000 != 0;
         entries.push(Entry {
-            path: path.clone(),
+            path: name,
             mode,
+            size,
             id,
+            flags,
+            ext,
             special: stage != 0 || intent_to_add,
         });
     }
@@ -225,18 +287,21 @@ fn head_files(
     Ok(())
 }
 
-/// The paths at which the index at `index_path` differs from `head`
-/// (sorted; empty when nothing is staged), or `None` when the index file
-/// cannot be read here and the whole tree must be compared.
-pub(super) fn changed_paths(
+/// What the index at `index_path` changes against `head` (no paths when
+/// nothing is staged), or `None` when the index file cannot be read here
+/// and the whole index must be compared.
+pub(super) fn changed(
     repo: &Repository,
     index_path: &std::path::Path,
     head: &Tree<'_>,
-) -> Option<Vec<Vec<u8>>> {
+) -> Option<Staged> {
     let buf = std::fs::read(index_path).ok()?;
     let index = parse(&buf)?;
     if index.valid.get(&b""[..]) == Some(&head.id()) {
-        return Some(Vec::new());
+        return Some(Staged {
+            paths: Vec::new(),
+            entries: Vec::new(),
+        });
     }
     let mut files = Vec::new();
     let mut skipped = Vec::new();
@@ -257,7 +322,7 @@ pub(super) fn changed_paths(
             if e.path.starts_with(d) {
                 return false;
             }
-            if d.as_slice() < e.path.as_slice() {
+            if d.as_slice() < &*e.path {
                 skip.next();
             } else {
                 break;
@@ -268,10 +333,11 @@ pub(super) fn changed_paths(
     // Both lists are in full-path byte order: git's tree order walked
     // depth first is the index's order.
     let mut out = Vec::new();
+    let mut changed = Vec::new();
     let mut head = files.iter().peekable();
     for e in entries {
         while let Some(h) = head.peek() {
-            if h.path < e.path {
+            if h.path.as_slice() < &*e.path {
                 out.push(h.path.clone());
                 head.next();
             } else {
@@ -279,22 +345,35 @@ pub(super) fn changed_paths(
             }
         }
         match head.peek() {
-            Some(h) if h.path == e.path => {
+            Some(h) if h.path.as_slice() == &*e.path => {
                 if e.special || h.mode != e.mode || h.id.as_bytes() != e.id {
-                    out.push(e.path.clone());
+                    out.push(e.path.to_vec());
+                    changed.push(e);
                 }
                 // Conflict stages repeat the path: the first match consumes it.
                 if !e.special {
                     head.next();
                 }
             }
-            _ => out.push(e.path.clone()),
+            _ => {
+                out.push(e.path.to_vec());
+                changed.push(e);
+            }
         }
     }
     out.extend(head.map(|h| h.path.clone()));
     out.sort();
     out.dedup();
-    Some(out)
+    // An entry whose path is also a changed directory of `HEAD` (a file
+    // that replaced a directory) is listed by its own path above.
+    let entries = changed
+        .iter()
+        .map(|e| e.to_git2())
+        .collect::<Option<Vec<_>>>()?;
+    Some(Staged {
+        paths: out,
+        entries,
+    })
 }
 
 #[cfg(test)]
@@ -311,23 +390,25 @@ mod tests {
             repo.diff_tree_to_index(Some(&head), Some(&index), Some(&mut options()))
                 .unwrap(),
         );
-        let paths = changed_paths(&repo, index.path().unwrap(), &head);
-        let listed = match &paths {
-            Some(p) if p.is_empty() => Vec::new(),
-            Some(p) => {
+        let staged = changed(&repo, index.path().unwrap(), &head);
+        let listed = match &staged {
+            Some(s) if s.paths.is_empty() => Vec::new(),
+            Some(s) => {
                 let mut o = options();
                 o.disable_pathspec_match(true);
-                for x in p {
+                for x in &s.paths {
                     o.pathspec(x.clone());
                 }
+                // Only the changed entries, in an index of their own.
+                let mem = s.index().unwrap();
                 rows(
-                    repo.diff_tree_to_index(Some(&head), Some(&index), Some(&mut o))
+                    repo.diff_tree_to_index(Some(&head), Some(&mem), Some(&mut o))
                         .unwrap(),
                 )
             }
             None => panic!("the index was not read"),
         };
-        (whole, listed, paths)
+        (whole, listed, staged.map(|s| s.paths))
     }
 
     #[test]
@@ -389,7 +470,7 @@ mod tests {
         let head = repo.head().unwrap().peel_to_tree().unwrap();
         let junk = d.join("junk-index");
         std::fs::write(&junk, b"not an index at all, long enough to have a trailer").unwrap();
-        assert!(changed_paths(&repo, &junk, &head).is_none());
+        assert!(changed(&repo, &junk, &head).is_none());
     }
 
     #[test]
